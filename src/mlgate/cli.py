@@ -1,0 +1,121 @@
+"""The ``mlgate`` command. This is the one place that maps outcomes to exit codes:
+
+====  ==========  ===========================================================
+code  name        meaning
+====  ==========  ===========================================================
+0     pass        everything checked was positively verified
+1     fail        something was blocked (a finding at or above the threshold)
+2     error       a scanner, the policy, a store or the network failed
+3     incomplete  something could not be checked (unsupported, skipped, limits)
+4     usage       the command line was wrong
+====  ==========  ===========================================================
+
+Machine output (JSON, SARIF) goes to stdout or ``--output``; everything else to stderr.
+Subcommands are imported lazily so that ``mlgate scan`` never imports Great Expectations,
+Prefect or MLflow.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import sys
+from typing import Any
+
+import click
+
+from mlgate import __version__
+from mlgate.errors import ExitCode, MlgateError
+
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    # name: (module:attr, one-line help shown without importing the module)
+    "scan": ("mlgate.commands.scan:scan", "Scan model files or folders (the model-file gate)."),
+    "check-data": ("mlgate.commands.check_data:check_data", "Validate a training dataset against an expectation suite."),
+    "audit-s3": ("mlgate.commands.audit_s3:audit_s3", "Audit S3 buckets for misconfigurations."),
+    "policy": ("mlgate.commands.policy:policy", "Validate and inspect policies."),
+    "samples": ("mlgate.commands.samples:samples", "Write inert sample model folders (clean and poisoned)."),
+    "demo": ("mlgate.commands.demo:demo", "Run the end-to-end demonstration."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(n for n, (target, _) in SUBCOMMANDS.items() if _importable(target))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = SUBCOMMANDS.get(cmd_name)
+        if entry is None:
+            return None
+        mod_name, attr = entry[0].split(":")
+        try:
+            mod = importlib.import_module(mod_name)
+        except ModuleNotFoundError as e:
+            if e.name == mod_name:
+                return None
+            raise
+        cmd: click.Command = getattr(mod, attr)
+        return cmd
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(n, SUBCOMMANDS[n][1]) for n in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+def _importable(target: str) -> bool:
+    import importlib.util
+
+    mod = target.split(":")[0]
+    try:
+        return importlib.util.find_spec(mod) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+EPILOG = "Exit codes: 0 pass, 1 fail, 2 error, 3 incomplete, 4 usage. Reports go to stdout or --output; logs to stderr."
+
+
+@click.group(cls=LazyGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="mlgate")
+@click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv for debug).")
+def cli(verbose: int) -> None:
+    """mlgate: security gates for the ML model lifecycle (scan, data, S3, registry)."""
+    level = logging.WARNING - 10 * verbose
+    logging.basicConfig(level=max(level, logging.DEBUG), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("DO_NOT_TRACK", "true")
+    try:
+        rv: Any = cli.main(args=argv, prog_name="mlgate", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as e:
+        click.echo(e.ctx.get_help(), err=True)
+        return int(ExitCode.USAGE)
+    except click.UsageError as e:
+        e.show(file=sys.stderr)
+        return int(ExitCode.USAGE)
+    except click.exceptions.Exit as e:  # --help / --version
+        return int(e.exit_code)
+    except click.Abort:
+        click.echo("aborted", err=True)
+        return int(ExitCode.ERROR)
+    except MlgateError as e:
+        click.echo(f"mlgate: {e}", err=True)
+        return int(e.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        return int(ExitCode.ERROR)
+    if rv is None:
+        return int(ExitCode.PASS)
+    return int(rv)
+
+
+def entrypoint() -> None:  # pragma: no cover
+    sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""Settings of the model scan gate (``gates.model-scan`` in a policy). Validated by pydantic, so a
+wrong key or value is a policy error naming the field."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from mlgate.model import Severity
+
+GiB = 1024**3
+MiB = 1024**2
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Limits(_Strict):
+    max_depth: int = Field(default=6, ge=1, le=32, description="Nested archives / compression layers.")
+    max_extracted_bytes: int = Field(default=8 * GiB, ge=MiB, description="Per top-level file.")
+    max_ratio: float = Field(default=200.0, ge=2, description="Decompressed / compressed bytes before a member is a bomb.")
+    max_members: int = Field(default=100_000, ge=1)
+    max_pickle_ops: int = Field(default=20_000_000, ge=1000, description="Opcodes per pickle stream.")
+    max_memo: int = Field(default=2_000_000, ge=100)
+    max_json_bytes: int = Field(default=64 * MiB, ge=1024, description="JSON/YAML/text files parsed whole.")
+    max_header_bytes: int = Field(default=100 * MiB, ge=1024, description="safetensors/GGUF headers.")
+    seconds_per_file: float = Field(default=600.0, gt=0)
+    nested_blob_min: int = Field(default=16, ge=2, description="Byte strings at least this long are sniffed for nested files.")
+
+
+class ModelscanEngine(_Strict):
+    enabled: bool = True
+    required: bool = Field(default=True, description="If modelscan cannot run, the verdict is error.")
+    max_pickle_bytes: int = Field(
+        default=256 * MiB,
+        description="modelscan reads whole pickle arguments into memory; larger non-zip files are left to mlgate's engine (recorded).",
+    )
+
+
+class ModelScanConfig(_Strict):
+    limits: Limits = Limits()
+    modelscan: ModelscanEngine = ModelscanEngine()
+    custom_code_severity: Severity = Field(
+        default=Severity.HIGH, description="Python files / auto_map / loader modules shipped with a model."
+    )
+    trailing_data_severity: Severity = Field(default=Severity.MEDIUM)
+    text_extensions: tuple[str, ...] = Field(
+        default=(".txt", ".md", ".json", ".yaml", ".yml", ".cfg", ".toml", ".csv", ".tsv", ".jsonl", ".vocab", ".gitattributes", ".gitignore", ""),
+        description="Extensions accepted as inert text when the content is valid UTF-8 without NUL bytes.",
+    )
