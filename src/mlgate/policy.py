@@ -79,7 +79,7 @@ class AllowEntry(_Strict):
 
     module: str
     name: str
-    reason: str = Field(min_length=8)
+    reason: str = Field(min_length=3)
     classes_only: bool = False
 
     @field_validator("module")
@@ -310,6 +310,11 @@ def _resolve_includes(data: dict[str, Any], path: Path, sources: dict[str, str],
             sources[str(inc_path)] = digest
             if not isinstance(sub, dict) or not isinstance(sub.get("globals"), list):
                 raise PolicyError(str(inc_path), "globals", "an allowlist file needs a 'globals' list")
+            for j, entry in enumerate(sub["globals"]):
+                try:
+                    AllowEntry.model_validate(entry)
+                except ValidationError as e:
+                    raise _policy_error_from(inc_path, e, prefix=f"globals[{j}]") from None
             merged.extend(sub["globals"])
         allow = dict(allow)
         allow["globals"] = merged + list(allow.get("globals") or [])

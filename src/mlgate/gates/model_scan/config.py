@@ -44,7 +44,8 @@ class ModelScanConfig(_Strict):
         default=Severity.HIGH, description="Python files / auto_map / loader modules shipped with a model."
     )
     trailing_data_severity: Severity = Field(default=Severity.MEDIUM)
-    text_extensions: tuple[str, ...] = Field(
-        default=(".txt", ".md", ".json", ".yaml", ".yml", ".cfg", ".toml", ".csv", ".tsv", ".jsonl", ".vocab", ".gitattributes", ".gitignore", ""),
-        description="Extensions accepted as inert text when the content is valid UTF-8 without NUL bytes.",
+    exclude: tuple[str, ...] = Field(
+        default=(".git/**",),
+        description="fnmatch patterns (relative paths) not scanned; every excluded file is listed in the report notes.",
     )
+    max_workers: int = Field(default=2, ge=1, le=64, description="Files analysed in parallel.")

@@ -160,15 +160,22 @@ def looks_like_pickle_start(b: bytes) -> bool:
 
 
 def analyze_pickle_file(blob: Blob, ctx: ScanContext, nested_cb: Callable[[Blob], None] | None = None,
-                        *, lenient: bool = False) -> bool:
-    """Analyse every pickle stream in ``blob``. Returns False (and reports nothing) when ``lenient``
-    and the bytes are not a pickle at all (no code opcode before the first error)."""
+                        *, lenient: bool = False, storage: bool = False) -> bool:
+    """Analyse every pickle stream in ``blob`` and return True, or return False without reporting
+    anything when the bytes are not a pickle worth reporting:
+
+    * ``lenient`` (content of unknown type): not a pickle when the first stream breaks before it
+      imports or calls anything. A stream that parses to STOP is a pickle and is fully analysed
+      (so a payload stacked after a harmless protocol-0 pickle is still found).
+    * ``storage`` (raw tensor bytes in a torch zip): only imports/calls are reported; random bytes
+      that happen to parse as a tiny pickle are data."""
     machine = PickleMachine(budget_for(ctx), ctx.config.limits.nested_blob_min)
     with blob.open() as f:
         first = machine.run(f, blob.size)
-        if lenient and not first.stopped and not first.code_capable:
+        code = bool(first.globals or first.events)
+        if storage and not code:
             return False
-        if lenient and not first.globals and not first.events and not first.stopped:
+        if lenient and not first.stopped and not code:
             return False
         streams = [first]
         report_pickle(first, blob, ctx, "pickle#0", nested_cb)
@@ -200,8 +207,9 @@ def analyze_pickle_file(blob: Blob, ctx: ScanContext, nested_cb: Callable[[Blob]
                     break
                 pos = res.end
                 continue
-            ctx.issue(R_TRAILING, f"{blob.size - pos} bytes after the last pickle stream (offset {pos})",
-                      severity=ctx.config.trailing_data_severity, offset=pos)
+            if not storage:
+                ctx.issue(R_TRAILING, f"{blob.size - pos} bytes after the last pickle stream (offset {pos})",
+                          severity=ctx.config.trailing_data_severity, offset=pos)
             break
     n = len(streams)
     kind = "legacy-torch" if legacy else "pickle"

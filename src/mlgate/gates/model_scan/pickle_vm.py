@@ -425,7 +425,8 @@ class PickleMachine:
             elif c == "]":
                 stack.append([])
             elif c == "l":
-                stack.append(list(pop_mark()[:MAX_ITEMS]))
+                lst = list(pop_mark()[:MAX_ITEMS])
+                stack.append(lst)
             elif c == "a":
                 item = pop()
                 append_to(top(), [item])
@@ -435,9 +436,11 @@ class PickleMachine:
             elif c == ")":
                 stack.append(())
             elif c == "t":
-                stack.append(freeze(pop_mark()))
+                tup = freeze(pop_mark())
+                stack.append(tup)
             elif c == "\x85":
-                stack.append((pop(),))
+                one = pop()
+                stack.append((one,))
             elif c == "\x86":
                 b = pop()
                 a = pop()
@@ -467,7 +470,8 @@ class PickleMachine:
                 items = pop_mark()
                 append_to(top(), items)
             elif c == "\x91":  # FROZENSET
-                stack.append(freeze(pop_mark()))
+                tup = freeze(pop_mark())
+                stack.append(tup)
             elif c == "c":  # GLOBAL
                 module = _decode_line(r.line(), op_off)
                 name = _decode_line(r.line(), op_off)
