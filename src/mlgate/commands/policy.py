@@ -1,0 +1,43 @@
+"""``mlgate policy``: validate and inspect policies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from mlgate.errors import ExitCode
+
+
+@click.group()
+def policy() -> None:
+    """Validate and inspect policies."""
+
+
+@policy.command()
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+def validate(path: Path | None) -> int:
+    """Validate a policy: its schema, its includes and every gate's settings."""
+    from mlgate.gate import load_gate
+    from mlgate.policy import CHECKPOINTS, default_policy_path, load_policy
+
+    pol = load_policy(path or default_policy_path())
+    gate_ids = sorted({g for cp in CHECKPOINTS if cp in pol.doc.checkpoints for g in pol.gates_for(cp)}
+                      | set(pol.doc.gates))
+    for gid in gate_ids:
+        gate = load_gate(gid)
+        pol.gate_config(gid, gate.config_model)
+    click.echo(f"{pol.path}: valid policy {pol.name!r} ({pol.digest})", err=True)
+    click.echo(f"  gates: {', '.join(gate_ids)}; {len(pol.allow_entries)} allowlist entries; "
+               f"{len(pol.doc.exceptions)} exception(s), {len(pol.expired_exceptions())} expired", err=True)
+    return int(ExitCode.PASS)
+
+
+@policy.command()
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+def digest(path: Path | None) -> int:
+    """Print the policy digest (what every report records)."""
+    from mlgate.policy import default_policy_path, load_policy
+
+    click.echo(load_policy(path or default_policy_path()).digest)
+    return int(ExitCode.PASS)

@@ -1,0 +1,144 @@
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from mlgate.errors import PolicyError
+from mlgate.model import Finding, FindingKind, Location, Severity, Verdict
+from mlgate.policy import load_policy
+
+MINIMAL = """
+apiVersion: mlgate/v1
+name: t
+checkpoints:
+  pre-publish: {gates: [model-scan]}
+  pre-deploy: {gates: [model-scan], block_severity: low}
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "p.yaml") -> Path:
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def finding(fid: str = "X-1", sev: Severity = Severity.MEDIUM, kind: FindingKind = FindingKind.ISSUE) -> Finding:
+    return Finding(id=fid, title="t", severity=sev, kind=kind, message="m", location=Location(path="a"), engine="t")
+
+
+def test_missing_policy_names_the_file(tmp_path: Path) -> None:
+    with pytest.raises(PolicyError, match=r"nope\.yaml: file not found"):
+        load_policy(tmp_path / "nope.yaml")
+
+
+def test_invalid_field_names_file_and_field(tmp_path: Path) -> None:
+    p = write(tmp_path, MINIMAL + "defaults: {block_severity: severe}\n")
+    with pytest.raises(PolicyError, match=r"p\.yaml: defaults\.block_severity"):
+        load_policy(p)
+
+
+def test_unknown_key_is_refused(tmp_path: Path) -> None:
+    p = write(tmp_path, MINIMAL + "allow_everything: true\n")
+    with pytest.raises(PolicyError, match="allow_everything"):
+        load_policy(p)
+
+
+def test_bad_include_entry_names_the_included_file(tmp_path: Path) -> None:
+    write(tmp_path, "globals:\n  - {module: os, name: system}\n", "allow.yaml")
+    p = write(tmp_path, MINIMAL + "allowlist: {include: [allow.yaml]}\n")
+    with pytest.raises(PolicyError, match=r"allow\.yaml: globals\[0\]\.reason"):
+        load_policy(p)
+
+
+def test_checkpoint_without_gates_is_an_error(tmp_path: Path) -> None:
+    p = write(tmp_path, "apiVersion: mlgate/v1\nname: t\ncheckpoints:\n  pre-train: {gates: []}\n")
+    with pytest.raises(PolicyError, match=r"checkpoints\.pre-train\.gates"):
+        load_policy(p)
+
+
+def test_not_yaml(tmp_path: Path) -> None:
+    p = write(tmp_path, "a: [unclosed\n")
+    with pytest.raises(PolicyError, match="not valid YAML"):
+        load_policy(p)
+
+
+def test_thresholds_per_checkpoint(tmp_path: Path) -> None:
+    pol = load_policy(write(tmp_path, MINIMAL))
+    low = [finding(sev=Severity.LOW)]
+    assert pol.judge_findings(low, "a", "pre-publish")[1] is Verdict.PASS
+    assert pol.judge_findings(low, "a", "pre-deploy")[1] is Verdict.FAIL
+
+
+def test_error_and_unsupported_map_to_verdicts(tmp_path: Path) -> None:
+    pol = load_policy(write(tmp_path, MINIMAL))
+    assert pol.judge_findings([finding(kind=FindingKind.ERROR)], "a", None)[1] is Verdict.ERROR
+    assert pol.judge_findings([finding(kind=FindingKind.UNSUPPORTED)], "a", None)[1] is Verdict.INCOMPLETE
+    both = [finding(kind=FindingKind.ERROR), finding(sev=Severity.CRITICAL)]
+    assert pol.judge_findings(both, "a", None)[1] is Verdict.FAIL  # an error never hides a finding
+    allow = load_policy(write(tmp_path, MINIMAL + "defaults: {unsupported: allow}\n", "q.yaml"))
+    assert allow.judge_findings([finding(kind=FindingKind.UNSUPPORTED)], "a", None)[1] is Verdict.PASS
+
+
+EXC = """
+exceptions:
+  - id: EXC-1
+    rule: "X-*"
+    subject: "models/*"
+    reason: reviewed by the security team
+    owner: sec@example.com
+    expires: {expires}
+"""
+
+
+def test_exception_waives_until_expiry(tmp_path: Path) -> None:
+    tomorrow = dt.date.today() + dt.timedelta(days=1)
+    pol = load_policy(write(tmp_path, MINIMAL + EXC.format(expires=tomorrow.isoformat())))
+    judged, verdict, _ = pol.judge_findings([finding()], "models/a.pt", None)
+    assert verdict is Verdict.PASS
+    assert judged[0].waived is not None and judged[0].waived.exception_id == "EXC-1"
+    assert not judged[0].blocking
+    # other subjects are not waived
+    assert pol.judge_findings([finding()], "other/a.pt", None)[1] is Verdict.FAIL
+    # the day after expiry it blocks again and is reported as expired
+    later = tomorrow + dt.timedelta(days=1)
+    assert pol.judge_findings([finding()], "models/a.pt", None, today=later)[1] is Verdict.FAIL
+    assert [e.id for e in pol.expired_exceptions(today=later)] == ["EXC-1"]
+
+
+def test_exception_needs_owner_and_expiry(tmp_path: Path) -> None:
+    p = write(tmp_path, MINIMAL + "exceptions:\n  - {id: E, rule: X, reason: because it is fine}\n")
+    with pytest.raises(PolicyError, match=r"exceptions\.0\.owner"):
+        load_policy(p)
+
+
+def test_digest_changes_with_included_files(tmp_path: Path) -> None:
+    allow = write(tmp_path, "globals:\n  - {module: a, name: B, reason: fine class}\n", "allow.yaml")
+    p = write(tmp_path, MINIMAL + "allowlist: {include: [allow.yaml]}\n")
+    d1 = load_policy(p).digest
+    allow.write_text("globals:\n  - {module: a, name: C, reason: fine class}\n")
+    assert load_policy(p).digest != d1
+
+
+def test_allow_entry_patterns(tmp_path: Path) -> None:
+    p = write(tmp_path, MINIMAL + """
+allowlist:
+  globals:
+    - {module: "sklearn.**", name: "*", classes_only: true, reason: estimators}
+    - {module: collections, name: OrderedDict, reason: dict}
+""")
+    pol = load_policy(p)
+    assert pol.allowed("sklearn.linear_model._logistic", "LogisticRegression")
+    assert pol.allowed("sklearn", "Pipeline")
+    assert not pol.allowed("sklearn.utils", "some_function")
+    assert not pol.allowed("sklearnx", "Thing")
+    assert pol.allowed("collections", "OrderedDict")
+    assert not pol.allowed("collections", "namedtuple")
+
+
+def test_default_policy_loads(default_policy_path: Path) -> None:
+    pol = load_policy(default_policy_path)
+    assert pol.gates_for("pre-deploy") == ("model-scan",)
+    assert pol.digest.startswith("sha256:")
+    assert all(e.reason for e in pol.allow_entries)
