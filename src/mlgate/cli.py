@@ -31,7 +31,10 @@ from mlgate.errors import ExitCode, MlgateError
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     # name: (module:attr, one-line help shown without importing the module)
     "scan": ("mlgate.commands.scan:scan", "Scan model files or folders (the model-file gate)."),
-    "check-data": ("mlgate.commands.check_data:check_data", "Validate a training dataset against an expectation suite."),
+    "check-data": (
+        "mlgate.commands.check_data:check_data",
+        "Validate a training dataset against an expectation suite.",
+    ),
     "audit-s3": ("mlgate.commands.audit_s3:audit_s3", "Audit S3 buckets for misconfigurations."),
     "policy": ("mlgate.commands.policy:policy", "Validate and inspect policies."),
     "samples": ("mlgate.commands.samples:samples", "Write inert sample model folders (clean and poisoned)."),
@@ -83,7 +86,9 @@ EPILOG = "Exit codes: 0 pass, 1 fail, 2 error, 3 incomplete, 4 usage. Reports go
 def cli(verbose: int) -> None:
     """mlgate: security gates for the ML model lifecycle (scan, data, S3, registry)."""
     level = logging.WARNING - 10 * verbose
-    logging.basicConfig(level=max(level, logging.DEBUG), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=max(level, logging.DEBUG), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -46,7 +46,7 @@ _SEVERITY_RANK = {s: i for i, s in enumerate(Severity)}
 
 
 class Verdict(str, Enum):
-    PASS = "pass"
+    PASS = "pass"  # noqa: S105 - a verdict, not a password
     INCOMPLETE = "incomplete"
     ERROR = "error"
     FAIL = "fail"

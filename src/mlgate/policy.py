@@ -139,7 +139,7 @@ class ExceptionEntry(_Strict):
 
 
 class PolicyDoc(_Strict):
-    apiVersion: Literal["mlgate/v1"]  # noqa: N815 (the YAML key)
+    apiVersion: Literal["mlgate/v1"]
     kind: Literal["Policy"] = "Policy"
     name: str
     description: str = ""
@@ -193,7 +193,7 @@ class Policy:
         merged = _HARD_DEFAULTS.model_dump()
         layers: list[Blocking] = [self.doc.defaults]
         if checkpoint is not None:
-            cp = self.doc.checkpoints.get(checkpoint)  # type: ignore[call-overload]
+            cp = dict(self.doc.checkpoints).get(checkpoint)
             if cp is not None:
                 layers.append(cp)
         for layer in layers:
@@ -203,10 +203,11 @@ class Policy:
         return ResolvedBlocking(**merged)
 
     def gates_for(self, checkpoint: str) -> tuple[str, ...]:
-        cp = self.doc.checkpoints.get(checkpoint)  # type: ignore[call-overload]
+        cps: dict[str, CheckpointPolicy] = dict(self.doc.checkpoints)
+        cp = cps.get(checkpoint)
         if cp is None:
             raise PolicyError(str(self.path), f"checkpoints.{checkpoint}", "checkpoint not defined in policy")
-        return cp.gates
+        return tuple(cp.gates)
 
     # -- allowlist ------------------------------------------------------------------------------
     @property

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import struct
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -16,14 +17,18 @@ CHATML = (
 )
 
 
-def write_safetensors(path: Path, tensors: dict[str, np.ndarray]) -> None:
+def write_safetensors(path: Path, tensors: dict[str, np.ndarray[Any, Any]]) -> None:
     dtypes = {np.dtype("float32"): "F32", np.dtype("float16"): "F16", np.dtype("int64"): "I64"}
     header: dict[str, object] = {"__metadata__": {"format": "pt"}}
     offset = 0
     blobs = []
     for name, arr in tensors.items():
         data = np.ascontiguousarray(arr).astype(arr.dtype.newbyteorder("<")).tobytes()
-        header[name] = {"dtype": dtypes[arr.dtype], "shape": list(arr.shape), "data_offsets": [offset, offset + len(data)]}
+        header[name] = {
+            "dtype": dtypes[arr.dtype],
+            "shape": list(arr.shape),
+            "data_offsets": [offset, offset + len(data)],
+        }
         offset += len(data)
         blobs.append(data)
     raw = json.dumps(header, separators=(",", ":")).encode()
@@ -34,18 +39,38 @@ def write_safetensors(path: Path, tensors: dict[str, np.ndarray]) -> None:
 def write_clean_model(folder: Path, seed: int = 0) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    write_safetensors(folder / "model.safetensors", {
-        "embed.weight": rng.standard_normal((32, 8)).astype(np.float32),
-        "head.weight": rng.standard_normal((4, 8)).astype(np.float32),
-        "head.bias": np.zeros(4, dtype=np.float32),
-    })
-    (folder / "config.json").write_text(json.dumps({
-        "model_type": "tiny-classifier", "hidden_size": 8, "vocab_size": 32, "num_labels": 4,
-        "architectures": ["TinyClassifier"], "torch_dtype": "float32",
-    }, indent=2))
-    (folder / "tokenizer_config.json").write_text(json.dumps({
-        "model_max_length": 128, "bos_token": "<s>", "eos_token": "</s>", "chat_template": CHATML,
-    }, indent=2))
+    write_safetensors(
+        folder / "model.safetensors",
+        {
+            "embed.weight": rng.standard_normal((32, 8)).astype(np.float32),
+            "head.weight": rng.standard_normal((4, 8)).astype(np.float32),
+            "head.bias": np.zeros(4, dtype=np.float32),
+        },
+    )
+    (folder / "config.json").write_text(
+        json.dumps(
+            {
+                "model_type": "tiny-classifier",
+                "hidden_size": 8,
+                "vocab_size": 32,
+                "num_labels": 4,
+                "architectures": ["TinyClassifier"],
+                "torch_dtype": "float32",
+            },
+            indent=2,
+        )
+    )
+    (folder / "tokenizer_config.json").write_text(
+        json.dumps(
+            {
+                "model_max_length": 128,
+                "bos_token": "<s>",
+                "eos_token": "</s>",
+                "chat_template": CHATML,
+            },
+            indent=2,
+        )
+    )
     (folder / "generation_config.json").write_text(json.dumps({"max_new_tokens": 16}))
     (folder / "vocab.txt").write_text("\n".join(["<s>", "</s>", "<unk>"] + [f"tok{i}" for i in range(29)]) + "\n")
     (folder / "README.md").write_text("# tiny-classifier\n\nA sample model written by `mlgate samples`.\n")
@@ -59,11 +84,11 @@ def write_poisoned_model(folder: Path, seed: int = 0) -> Path:
     an ``auto_map`` pointing at custom code shipped beside the weights, and that code."""
     write_clean_model(folder, seed)
     payload = (
-        b"\x80\x02"                      # PROTO 2
-        b"cposix\nsystem\n"              # GLOBAL posix.system
-        b"X\x04\x00\x00\x00true"         # BINUNICODE 'true' (a command that does nothing)
-        b"\x85R"                         # TUPLE1, REDUCE
-        b"."                             # STOP
+        b"\x80\x02"  # PROTO 2
+        b"cposix\nsystem\n"  # GLOBAL posix.system
+        b"X\x04\x00\x00\x00true"  # BINUNICODE 'true' (a command that does nothing)
+        b"\x85R"  # TUPLE1, REDUCE
+        b"."  # STOP
     )
     (folder / "pytorch_model.bin").write_bytes(payload)
     cfg = json.loads((folder / "config.json").read_text())

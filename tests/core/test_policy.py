@@ -97,7 +97,8 @@ def test_exception_waives_until_expiry(tmp_path: Path) -> None:
     pol = load_policy(write(tmp_path, MINIMAL + EXC.format(expires=tomorrow.isoformat())))
     judged, verdict, _ = pol.judge_findings([finding()], "models/a.pt", None)
     assert verdict is Verdict.PASS
-    assert judged[0].waived is not None and judged[0].waived.exception_id == "EXC-1"
+    assert judged[0].waived is not None
+    assert judged[0].waived.exception_id == "EXC-1"
     assert not judged[0].blocking
     # other subjects are not waived
     assert pol.judge_findings([finding()], "other/a.pt", None)[1] is Verdict.FAIL
@@ -122,12 +123,16 @@ def test_digest_changes_with_included_files(tmp_path: Path) -> None:
 
 
 def test_allow_entry_patterns(tmp_path: Path) -> None:
-    p = write(tmp_path, MINIMAL + """
+    p = write(
+        tmp_path,
+        MINIMAL
+        + """
 allowlist:
   globals:
     - {module: "sklearn.**", name: "*", classes_only: true, reason: estimators}
     - {module: collections, name: OrderedDict, reason: dict}
-""")
+""",
+    )
     pol = load_policy(p)
     assert pol.allowed("sklearn.linear_model._logistic", "LogisticRegression")
     assert pol.allowed("sklearn", "Pipeline")

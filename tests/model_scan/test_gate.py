@@ -116,13 +116,16 @@ def test_exception_waives_a_file_but_reports_it(tmp_path: Path, poisoned: Path, 
     pol = tmp_path / "p.yaml"
     base = default_policy_path.read_text().replace("allowlists/", f"{default_policy_path.parent}/allowlists/")
     base = base.replace("{include: gates/", f"{{include: {default_policy_path.parent}/gates/")
-    base = base.replace("exceptions: []", """exceptions:
+    base = base.replace(
+        "exceptions: []",
+        """exceptions:
   - id: EXC-7
     rule: MLG-HF-*
     subject: "*"
     reason: reviewed custom architecture
     owner: ml-platform@example.com
-    expires: 2999-01-01""")
+    expires: 2999-01-01""",
+    )
     pol.write_text(base)
     r = scan(poisoned, policy=pol)
     by = {s.subject: s for s in r.subjects}
@@ -135,8 +138,9 @@ def test_exception_waives_a_file_but_reports_it(tmp_path: Path, poisoned: Path, 
 # --- CLI ---------------------------------------------------------------------------------------
 
 
-def test_cli_exit_codes(clean: Path, poisoned: Path, tmp_path: Path, default_policy_path: Path,
-                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_exit_codes(
+    clean: Path, poisoned: Path, tmp_path: Path, default_policy_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     pol = str(default_policy_path)
     assert main(["scan", "-p", pol, str(clean)]) == 0
     assert main(["scan", "-p", pol, str(poisoned)]) == 1
@@ -151,8 +155,9 @@ def test_cli_exit_codes(clean: Path, poisoned: Path, tmp_path: Path, default_pol
     assert "no-policy.yaml: file not found" in err
 
 
-def test_cli_json_on_stdout_chatter_on_stderr(poisoned: Path, default_policy_path: Path,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_json_on_stdout_chatter_on_stderr(
+    poisoned: Path, default_policy_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["scan", "-p", str(default_policy_path), "-f", "json", str(poisoned)]) == 1
     out, err = capsys.readouterr()
     doc = json.loads(out)

@@ -21,19 +21,29 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def report_options(func: F) -> F:
     """--policy, --format, --output, --verbose-findings."""
+    func = click.option("--show-all", is_flag=True, help="Console: list non-blocking findings too.")(func)
     func = click.option(
-        "--show-all", is_flag=True, help="Console: list non-blocking findings too."
-    )(func)
-    func = click.option(
-        "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+        "--output",
+        "-o",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
         help="Write the report to this file (atomically) instead of stdout.",
     )(func)
     func = click.option(
-        "--format", "-f", "fmt", type=click.Choice(FORMATS), default="console", show_default=True,
+        "--format",
+        "-f",
+        "fmt",
+        type=click.Choice(FORMATS),
+        default="console",
+        show_default=True,
         help="Report format.",
     )(func)
     func = click.option(
-        "--policy", "-p", "policy_path", type=click.Path(path_type=Path), default=None,
+        "--policy",
+        "-p",
+        "policy_path",
+        type=click.Path(path_type=Path),
+        default=None,
         help="Policy file (default: $MLGATE_POLICY or policies/default.yaml).",
     )(func)
     return func
@@ -41,7 +51,10 @@ def report_options(func: F) -> F:
 
 def checkpoint_option(func: F) -> F:
     return click.option(
-        "--checkpoint", "-c", type=click.Choice(CHECKPOINTS), default=None,
+        "--checkpoint",
+        "-c",
+        type=click.Choice(CHECKPOINTS),
+        default=None,
         help="Lifecycle checkpoint whose blocking rules apply (default: the policy's defaults).",
     )(func)
 

@@ -17,8 +17,12 @@ from mlgate.model import Verdict
 
 
 @click.command()
-@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Where to write the sample folders (default: a temporary folder).")
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the sample folders (default: a temporary folder).",
+)
 @click.option("--policy", "-p", "policy_path", type=click.Path(path_type=Path), default=None)
 def demo(workdir: Path | None, policy_path: Path | None) -> int:
     """Scan a generated clean model and a poisoned one; exit 0 only if both behave as they should."""

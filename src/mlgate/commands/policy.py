@@ -22,14 +22,18 @@ def validate(path: Path | None) -> int:
     from mlgate.policy import CHECKPOINTS, default_policy_path, load_policy
 
     pol = load_policy(path or default_policy_path())
-    gate_ids = sorted({g for cp in CHECKPOINTS if cp in pol.doc.checkpoints for g in pol.gates_for(cp)}
-                      | set(pol.doc.gates))
+    gate_ids = sorted(
+        {g for cp in CHECKPOINTS if cp in pol.doc.checkpoints for g in pol.gates_for(cp)} | set(pol.doc.gates)
+    )
     for gid in gate_ids:
         gate = load_gate(gid)
         pol.gate_config(gid, gate.config_model)
     click.echo(f"{pol.path}: valid policy {pol.name!r} ({pol.digest})", err=True)
-    click.echo(f"  gates: {', '.join(gate_ids)}; {len(pol.allow_entries)} allowlist entries; "
-               f"{len(pol.doc.exceptions)} exception(s), {len(pol.expired_exceptions())} expired", err=True)
+    click.echo(
+        f"  gates: {', '.join(gate_ids)}; {len(pol.allow_entries)} allowlist entries; "
+        f"{len(pol.doc.exceptions)} exception(s), {len(pol.expired_exceptions())} expired",
+        err=True,
+    )
     return int(ExitCode.PASS)
 
 

@@ -14,8 +14,14 @@ from mlgate.commands.progress import progress_bar
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @checkpoint_option
 @report_options
-def scan(paths: tuple[Path, ...], checkpoint: str | None, policy_path: Path | None, fmt: str,
-         output: Path | None, show_all: bool) -> int:
+def scan(
+    paths: tuple[Path, ...],
+    checkpoint: str | None,
+    policy_path: Path | None,
+    fmt: str,
+    output: Path | None,
+    show_all: bool,
+) -> int:
     """Scan model files or folders (Hugging Face, MLflow, checkpoint folders) without loading them.
 
     Every file under each PATH gets its own verdict (pass, fail, error, incomplete) and sha256;

@@ -32,8 +32,12 @@ def render_console(reports: Sequence[Report], *, color: bool = False, verbose: b
                 lines.append(f"{tag}{f.severity.value.upper()} {f.id}: {f.message}")
             if len(shown) > 6:
                 lines.append(f"... {len(shown) - 6} more")
-            table.add_row(f"[{_STYLE[s.verdict]}]{s.verdict.value}[/]", s.subject, ",".join(s.formats) or "-",
-                          "\n".join(lines) or "-")
+            table.add_row(
+                f"[{_STYLE[s.verdict]}]{s.verdict.value}[/]",
+                s.subject,
+                ",".join(s.formats) or "-",
+                "\n".join(lines) or "-",
+            )
         if r.subjects:
             con.print(table)
         for f in r.findings:

@@ -18,7 +18,13 @@ _LEVEL = {
     Severity.LOW: "note",
     Severity.INFO: "note",
 }
-_SCORE = {Severity.CRITICAL: "9.5", Severity.HIGH: "8.0", Severity.MEDIUM: "5.5", Severity.LOW: "3.0", Severity.INFO: "0.0"}
+_SCORE = {
+    Severity.CRITICAL: "9.5",
+    Severity.HIGH: "8.0",
+    Severity.MEDIUM: "5.5",
+    Severity.LOW: "3.0",
+    Severity.INFO: "0.0",
+}
 
 
 def _result(f: Finding, rule_index: int, subject_verdict: str | None) -> dict[str, Any]:

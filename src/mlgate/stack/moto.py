@@ -19,5 +19,4 @@ def start_moto(port: int = 0, log_path: Path | None = None) -> Server:
     port = port or free_port()
     exe = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or "moto_server"
     url = f"http://{LOOPBACK}:{port}"
-    return start("moto", [exe, "-H", LOOPBACK, "-p", str(port)], url, url + "/moto-api/", log_path=log_path,
-                 timeout=30)
+    return start("moto", [exe, "-H", LOOPBACK, "-p", str(port)], url, url + "/moto-api/", log_path=log_path, timeout=30)

@@ -62,12 +62,26 @@ class Server:
             self.proc.wait(5)
 
 
-def start(name: str, argv: list[str], url: str, health: str, *, env: dict[str, str] | None = None,
-          log_path: Path | None = None, timeout: float = 60.0, cwd: Path | None = None) -> Server:
+def start(
+    name: str,
+    argv: list[str],
+    url: str,
+    health: str,
+    *,
+    env: dict[str, str] | None = None,
+    log_path: Path | None = None,
+    timeout: float = 60.0,
+    cwd: Path | None = None,
+) -> Server:
     out = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115 - handed to the child
     proc = subprocess.Popen(
-        argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        env={**os.environ, **(env or {})}, start_new_session=True, cwd=cwd,
+        argv,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+        start_new_session=True,
+        cwd=cwd,
     )
     server = Server(name, proc, url, log_path)
     try:

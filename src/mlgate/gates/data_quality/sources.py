@@ -87,10 +87,6 @@ def is_s3(uri: str) -> bool:
     return uri.lower().startswith("s3://")
 
 
-def display_uri(uri: str) -> str:
-    return uri
-
-
 def _format_of(name: str) -> str | None:
     lower = name.lower()
     for suffix, fmt in SUFFIX_FORMATS.items():
@@ -455,7 +451,7 @@ def load(listing: Listing, backend: Backend, cfg: DataQualityConfig) -> LoadedDa
     limits: MemoryLimits = cfg.memory
     if listing.format is None and (listing.files or listing.problems):
         return out
-    fmt = listing.format or "csv"
+    fmt = listing.format or "unknown"  # an empty folder: no file, no format
     total = sum(f.size for f in listing.files)
     if total > limits.max_input_bytes:
         out.problems.append(Problem("DQ-LIMIT", "unsupported", listing.uri,

@@ -154,7 +154,12 @@ class ModelScanGate(Gate[ModelScanConfig]):
             if any(e.problem for e in entries) or not entries:
                 continue  # no manifest for a tree we could not read completely
             run.manifests.append(
-                RootManifest(root=t, kind="directory" if is_dir else "file", manifest_sha256=manifest_of(files),
-                             files=files, total_bytes=sum(d.size or 0 for d in drafts if d.root == t))
+                RootManifest(
+                    root=t,
+                    kind="directory" if is_dir else "file",
+                    manifest_sha256=manifest_of(files),
+                    files=files,
+                    total_bytes=sum(d.size or 0 for d in drafts if d.root == t),
+                )
             )
         return run

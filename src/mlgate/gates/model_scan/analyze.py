@@ -50,7 +50,22 @@ R_BYTECODE = rule(
     "Remove .pyc files: they run when imported and cannot be reviewed.",
 )
 
-CODE_EXTS = {".py", ".pyw", ".pyi", ".sh", ".bash", ".zsh", ".ps1", ".bat", ".cmd", ".js", ".rb", ".pl", ".pyx", ".ipynb"}
+CODE_EXTS = {
+    ".py",
+    ".pyw",
+    ".pyi",
+    ".sh",
+    ".bash",
+    ".zsh",
+    ".ps1",
+    ".bat",
+    ".cmd",
+    ".js",
+    ".rb",
+    ".pl",
+    ".pyx",
+    ".ipynb",
+}
 TEMPLATE_EXTS = {".jinja", ".jinja2", ".j2"}
 YAML_NAMES = {"MLmodel", "conda.yaml", "python_env.yaml"}
 MAGIC_PNG = b"\x89PNG\r\n\x1a\n"
@@ -349,7 +364,7 @@ def _h_npy(blob: Blob, ctx: ScanContext, head: bytes) -> None:
             raise ValueError("bad shape")
         if not isinstance(fortran, bool):
             raise ValueError("bad fortran_order")
-        dtype = np.lib.format.descr_to_dtype(descr)
+        dtype = np.lib.format.descr_to_dtype(descr)  # type: ignore[no-untyped-call]
     except Exception as e:  # literal_eval / descr errors on hostile headers
         ctx.issue(R_NPY_MALFORMED, f"header does not parse: {type(e).__name__}: {e}")
         return
@@ -371,8 +386,12 @@ def _h_npy(blob: Blob, ctx: ScanContext, head: bytes) -> None:
 
         trailing = blob.window("trailing", data_off + expected, actual - expected)
         if not analyze_pickle_file(trailing, ctx, nested_cb=_nested(ctx), lenient=True):
-            ctx.issue(R_TRAILING, f"{actual - expected} bytes after the array data",
-                      severity=ctx.config.trailing_data_severity, offset=data_off + expected)
+            ctx.issue(
+                R_TRAILING,
+                f"{actual - expected} bytes after the array data",
+                severity=ctx.config.trailing_data_severity,
+                offset=data_off + expected,
+            )
     ctx.covered("npy", f"{dtype.str} {shape}")
 
 

@@ -126,7 +126,7 @@ class SpooledBlob:
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self._f: tempfile.SpooledTemporaryFile[bytes] = tempfile.SpooledTemporaryFile(
+        self._f: tempfile.SpooledTemporaryFile[bytes] = tempfile.SpooledTemporaryFile(  # noqa: SIM115 - closed by close()
             max_size=SPOOL_IN_MEMORY, prefix="mlgate-"
         )
         self.size = 0
@@ -160,4 +160,6 @@ class _NonClosingWindow(Window):
 
 
 def bytes_blob(name: str, data: bytes) -> Blob:
-    return Blob(name=name, size=len(data), opener=lambda: io.BytesIO(data), suffix_hint=os.path.splitext(name)[1].lower())
+    return Blob(
+        name=name, size=len(data), opener=lambda: io.BytesIO(data), suffix_hint=os.path.splitext(name)[1].lower()
+    )

@@ -18,14 +18,18 @@ class _Strict(BaseModel):
 class Limits(_Strict):
     max_depth: int = Field(default=6, ge=1, le=32, description="Nested archives / compression layers.")
     max_extracted_bytes: int = Field(default=8 * GiB, ge=MiB, description="Per top-level file.")
-    max_ratio: float = Field(default=200.0, ge=2, description="Decompressed / compressed bytes before a member is a bomb.")
+    max_ratio: float = Field(
+        default=200.0, ge=2, description="Decompressed / compressed bytes before a member is a bomb."
+    )
     max_members: int = Field(default=100_000, ge=1)
     max_pickle_ops: int = Field(default=20_000_000, ge=1000, description="Opcodes per pickle stream.")
     max_memo: int = Field(default=2_000_000, ge=100)
     max_json_bytes: int = Field(default=64 * MiB, ge=1024, description="JSON/YAML/text files parsed whole.")
     max_header_bytes: int = Field(default=100 * MiB, ge=1024, description="safetensors/GGUF headers.")
     seconds_per_file: float = Field(default=600.0, gt=0)
-    nested_blob_min: int = Field(default=16, ge=2, description="Byte strings at least this long are sniffed for nested files.")
+    nested_blob_min: int = Field(
+        default=16, ge=2, description="Byte strings at least this long are sniffed for nested files."
+    )
 
 
 class ModelscanEngine(_Strict):

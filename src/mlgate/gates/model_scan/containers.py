@@ -9,6 +9,7 @@ compressed streams are decompressed into bounded spools with ratio and size limi
 from __future__ import annotations
 
 import bz2
+import itertools
 import lzma
 import os
 import posixpath
@@ -176,8 +177,9 @@ def _unused(d: Any) -> bytes:
     return bytes(getattr(d, "unused_data", b""))
 
 
-def drain_decompress(src: Blob, kind: str, ctx: ScanContext, name: str, start: int = 0,
-                     length: int | None = None) -> SpooledBlob:
+def drain_decompress(
+    src: Blob, kind: str, ctx: ScanContext, name: str, start: int = 0, length: int | None = None
+) -> SpooledBlob:
     """Decompress ``src[start:start+length]`` into a spool under the size and ratio limits, following
     multi-member streams. Raises _Bomb, BudgetExceeded, or ValueError for a corrupt stream."""
     length = src.size - start if length is None else length
@@ -347,8 +349,25 @@ def parse_zip(blob: Blob, ctx: ScanContext) -> tuple[list[ZipEntry], int] | None
             if cd[p : p + 4] != _CD or p + 46 > len(cd):
                 ctx.issue(R_ARC_MALFORMED, f"zip: bad central directory entry at {cd_off + shift + p}")
                 return None
-            (_, made_by, _need, flags, method, _t, _d, crc, csize, usize, nlen, elen, clen, _ds, _ia, ext_attr,
-             hoff) = struct.unpack("<4sHHHHHHIIIHHHHHII", cd[p : p + 46])
+            (
+                _,
+                made_by,
+                _need,
+                flags,
+                method,
+                _t,
+                _d,
+                crc,
+                csize,
+                usize,
+                nlen,
+                elen,
+                clen,
+                _ds,
+                _ia,
+                ext_attr,
+                hoff,
+            ) = struct.unpack("<4sHHHHHHIIIHHHHHII", cd[p : p + 46])
             raw_name = cd[p + 46 : p + 46 + nlen]
             extra = cd[p + 46 + nlen : p + 46 + nlen + elen]
             p += 46 + nlen + elen + clen
@@ -357,8 +376,9 @@ def parse_zip(blob: Blob, ctx: ScanContext) -> tuple[list[ZipEntry], int] | None
                 return None
             usize, csize, hoff = _zip64_extra(extra, usize, csize, hoff)
             name = raw_name.decode("utf-8" if flags & 0x800 else "cp437", "replace")
-            entries.append(ZipEntry(name, raw_name, flags, method, crc, csize, usize, hoff + shift, ext_attr,
-                                    made_by >> 8))
+            entries.append(
+                ZipEntry(name, raw_name, flags, method, crc, csize, usize, hoff + shift, ext_attr, made_by >> 8)
+            )
         # Local headers: location, agreement with the central directory.
         for e in entries:
             lh = _read_at(f, e.header_offset, 30)
@@ -369,12 +389,18 @@ def parse_zip(blob: Blob, ctx: ScanContext) -> tuple[list[ZipEntry], int] | None
             lname = _read_at(f, e.header_offset + 30, lnlen)
             if lname != e.raw_name:
                 with ctx.member(e.name):
-                    ctx.issue(R_ZIP_MISMATCH, f"local header names {lname[:200]!r}, central directory "
-                              f"{e.raw_name[:200]!r}", details={"local": lname.decode("utf-8", "replace")})
+                    ctx.issue(
+                        R_ZIP_MISMATCH,
+                        f"local header names {lname[:200]!r}, central directory {e.raw_name[:200]!r}",
+                        details={"local": lname.decode("utf-8", "replace")},
+                    )
             if lmethod != e.method or (lflags & ~0x0008) != (e.flags & ~0x0008):
                 with ctx.member(e.name):
-                    ctx.issue(R_ZIP_MISMATCH, f"local header method/flags {lmethod}/{lflags:#x} differ from the "
-                              f"central directory {e.method}/{e.flags:#x}")
+                    ctx.issue(
+                        R_ZIP_MISMATCH,
+                        f"local header method/flags {lmethod}/{lflags:#x} differ from the "
+                        f"central directory {e.method}/{e.flags:#x}",
+                    )
             e.data_start = e.header_offset + 30 + lnlen + lelen
     if shift > 0:
         ctx.issue(R_ZIP_PREPENDED, f"{shift} bytes before the first zip member")
@@ -456,7 +482,12 @@ def _crc_of(b: Blob) -> int:
 CRC_CHECK_MAX = 256 * 1024 * 1024
 
 
-def analyze_zip(blob: Blob, ctx: ScanContext, analyze: Analyze, on_layout: Callable[[Blob, list[ZipEntry], ScanContext], set[str]] | None = None) -> None:
+def analyze_zip(
+    blob: Blob,
+    ctx: ScanContext,
+    analyze: Analyze,
+    on_layout: Callable[[Blob, list[ZipEntry], ScanContext], set[str]] | None = None,
+) -> None:
     parsed = parse_zip(blob, ctx)
     if parsed is None:
         return
@@ -471,7 +502,7 @@ def analyze_zip(blob: Blob, ctx: ScanContext, analyze: Analyze, on_layout: Calla
                 ctx.issue(R_ZIP_DUP, f"{count} members named {name!r}; all were analysed")
     # Overlaps and bounds (data ranges of members must be disjoint and inside the archive).
     ranges = sorted((e.data_start, e.data_start + e.csize, e.name) for e in entries if e.data_start >= 0)
-    for (s1, e1, n1), (s2, _e2, n2) in zip(ranges, ranges[1:], strict=False):
+    for (_s1, e1, n1), (s2, _e2, n2) in itertools.pairwise(ranges):
         if s2 < e1:
             ctx.issue(R_ZIP_OVERLAP, f"members {n1!r} and {n2!r} overlap")
             break
@@ -487,7 +518,10 @@ def analyze_zip(blob: Blob, ctx: ScanContext, analyze: Analyze, on_layout: Calla
             if e.data_start < 0:
                 continue
             if e.data_start + e.csize > blob.size:
-                ctx.issue(R_ZIP_OVERLAP, f"member data runs past the end of the archive ({e.data_start + e.csize} > {blob.size})")
+                ctx.issue(
+                    R_ZIP_OVERLAP,
+                    f"member data runs past the end of the archive ({e.data_start + e.csize} > {blob.size})",
+                )
                 continue
             why = safe_member_name(e.name)
             if why:
@@ -513,11 +547,13 @@ def analyze_zip(blob: Blob, ctx: ScanContext, analyze: Analyze, on_layout: Calla
                 continue
             member, spool = got
             try:
-                if member.size <= CRC_CHECK_MAX or spool is not None:
+                role = TORCH_STORAGE if e.name in roles else None
+                # Raw tensor storages are not CRC-checked (one read pass over the weights); every
+                # other member is, since scanners and loaders disagree on bad CRCs (CVE-2025-10156).
+                if role is None and (member.size <= CRC_CHECK_MAX or spool is not None):
                     crc = _crc_of(member)
                     if crc != e.crc:
                         ctx.issue(R_ZIP_CRC, f"CRC-32 {crc:#010x}, directory says {e.crc:#010x}")
-                role = TORCH_STORAGE if e.name in roles else None
                 analyze(member, ctx, role=role)
             finally:
                 if spool is not None:
@@ -623,7 +659,7 @@ def analyze_7z(blob: Blob, ctx: ScanContext, analyze: Analyze) -> None:
                     return
                 ctx.charge_extracted(declared)
                 with tempfile.TemporaryDirectory(prefix="mlgate-7z-") as tmp:
-                    z.extractall(path=tmp)
+                    z.extractall(path=tmp)  # noqa: S202 - names and links were checked above; private temp dir
                     ctx.covered("7z", f"{len(infos)} members")
                     from mlgate.gates.model_scan.blob import file_blob
 

@@ -63,9 +63,7 @@ class ScanContext:
     def charge_extracted(self, n: int) -> None:
         self.extracted_bytes += n
         if self.extracted_bytes > self.config.limits.max_extracted_bytes:
-            raise BudgetExceeded(
-                f"more than {self.config.limits.max_extracted_bytes} bytes extracted from one file"
-            )
+            raise BudgetExceeded(f"more than {self.config.limits.max_extracted_bytes} bytes extracted from one file")
 
     def check_time(self) -> None:
         if time.monotonic() > self.deadline:

@@ -153,11 +153,37 @@ DANGEROUS_MODULES: dict[str, str] = {
 
 # (module, name) -> why; for modules that are otherwise harmless.
 DANGEROUS_NAMES: dict[tuple[str, str], str] = {
-    **{("builtins", n): f"builtins.{n} reaches code or files" for n in (
-        "eval", "exec", "compile", "__import__", "getattr", "setattr", "delattr", "open", "breakpoint",
-        "input", "globals", "locals", "vars", "help", "memoryview", "type", "super", "classmethod",
-        "staticmethod", "property", "exit", "quit", "apply", "execfile", "reload", "file",
-    )},
+    **{
+        ("builtins", n): f"builtins.{n} reaches code or files"
+        for n in (
+            "eval",
+            "exec",
+            "compile",
+            "__import__",
+            "getattr",
+            "setattr",
+            "delattr",
+            "open",
+            "breakpoint",
+            "input",
+            "globals",
+            "locals",
+            "vars",
+            "help",
+            "memoryview",
+            "type",
+            "super",
+            "classmethod",
+            "staticmethod",
+            "property",
+            "exit",
+            "quit",
+            "apply",
+            "execfile",
+            "reload",
+            "file",
+        )
+    },
     ("torch", "load"): "nested torch.load unpickles",
     ("torch.serialization", "load"): "nested torch.load unpickles",
     ("torch.serialization", "_load"): "nested torch.load unpickles",

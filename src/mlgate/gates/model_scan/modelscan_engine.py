@@ -65,8 +65,11 @@ def run_modelscan(path: Path, ctx: ScanContext, config: ModelScanConfig, head: b
         return
     size = path.stat().st_size
     if size > ms.max_pickle_bytes and not head.startswith(_ZIP_MAGIC):
-        ctx.details["modelscan"] = {"status": "not run", "why": f"{size} bytes > max_pickle_bytes; modelscan reads "
-                                    "pickle arguments into memory (mlgate's engine covered the file)"}
+        ctx.details["modelscan"] = {
+            "status": "not run",
+            "why": f"{size} bytes > max_pickle_bytes; modelscan reads "
+            "pickle arguments into memory (mlgate's engine covered the file)",
+        }
         return
     settings = copy.deepcopy(DEFAULT_SETTINGS)  # never mutate modelscan's module-level defaults
     try:
@@ -81,11 +84,20 @@ def run_modelscan(path: Path, ctx: ScanContext, config: ModelScanConfig, head: b
     for issue in result.get("issues", []):
         sev = _SEV.get(str(issue.get("severity", "")).upper(), Severity.HIGH)
         op = f"{issue.get('module', '?')}.{issue.get('operator', '?')}"
-        ctx.report(R_MS_ISSUE, f"modelscan: {issue.get('description', 'unsafe operator')} ({op})",
-                   severity=sev, engine="modelscan", details={k: str(v) for k, v in issue.items()})
+        ctx.report(
+            R_MS_ISSUE,
+            f"modelscan: {issue.get('description', 'unsafe operator')} ({op})",
+            severity=sev,
+            engine="modelscan",
+            details={k: str(v) for k, v in issue.items()},
+        )
     for err in result.get("errors", []):
-        ctx.error(R_MS_ERROR, f"modelscan: {err.get('category', 'error')}: {err.get('description', '')}",
-                  engine="modelscan", details={k: str(v) for k, v in err.items()})
+        ctx.error(
+            R_MS_ERROR,
+            f"modelscan: {err.get('category', 'error')}: {err.get('description', '')}",
+            engine="modelscan",
+            details={k: str(v) for k, v in err.items()},
+        )
     status = "scanned" if scanned else "skipped"
     ctx.details["modelscan"] = {
         "status": status,

@@ -83,11 +83,26 @@ R_TRAILING = rule(
 
 LEGACY_TORCH_MAGIC = 0x1950A86A20F9469CFC6C
 STORAGE_ELEMENT_SIZE = {
-    "DoubleStorage": 8, "FloatStorage": 4, "HalfStorage": 2, "BFloat16Storage": 2, "LongStorage": 8,
-    "IntStorage": 4, "ShortStorage": 2, "CharStorage": 1, "ByteStorage": 1, "BoolStorage": 1,
-    "ComplexFloatStorage": 8, "ComplexDoubleStorage": 16, "QInt8Storage": 1, "QUInt8Storage": 1,
-    "QInt32Storage": 4, "QUInt4x2Storage": 1, "QUInt2x4Storage": 1, "UntypedStorage": 1,
-    "Float8_e4m3fnStorage": 1, "Float8_e5m2Storage": 1,
+    "DoubleStorage": 8,
+    "FloatStorage": 4,
+    "HalfStorage": 2,
+    "BFloat16Storage": 2,
+    "LongStorage": 8,
+    "IntStorage": 4,
+    "ShortStorage": 2,
+    "CharStorage": 1,
+    "ByteStorage": 1,
+    "BoolStorage": 1,
+    "ComplexFloatStorage": 8,
+    "ComplexDoubleStorage": 16,
+    "QInt8Storage": 1,
+    "QUInt8Storage": 1,
+    "QInt32Storage": 4,
+    "QUInt4x2Storage": 1,
+    "QUInt2x4Storage": 1,
+    "UntypedStorage": 1,
+    "Float8_e4m3fnStorage": 1,
+    "Float8_e5m2Storage": 1,
 }
 _PICKLE_START = frozenset(b"\x80(c]})NKJMIL\x8c\x8aGFSUVX\x88\x89\x95")
 
@@ -96,8 +111,9 @@ def budget_for(ctx: ScanContext) -> Budget:
     return Budget(ctx.config.limits.max_pickle_ops, ctx.config.limits.max_memo)
 
 
-def report_pickle(res: PickleResult, blob: Blob, ctx: ScanContext, label: str,
-                  nested_cb: Callable[[Blob], None] | None = None) -> None:
+def report_pickle(
+    res: PickleResult, blob: Blob, ctx: ScanContext, label: str, nested_cb: Callable[[Blob], None] | None = None
+) -> None:
     """Findings for one parsed pickle stream (and the joblib sub-pickles inside it)."""
     by_name: dict[tuple[str, str], list[GlobalRef]] = defaultdict(list)
     for g in res.globals:
@@ -106,14 +122,28 @@ def report_pickle(res: PickleResult, blob: Blob, ctx: ScanContext, label: str,
     for (module, name), refs in by_name.items():
         j = ctx.globals_policy.judge(module, name)
         usages = sorted({u for g in refs for u in g.usages}) or ["ref"]
-        details = {"global": f"{j.module}.{name}", "usages": usages, "offsets": [g.offset for g in refs[:20]],
-                   "count": len(refs), "stream": label}
+        details = {
+            "global": f"{j.module}.{name}",
+            "usages": usages,
+            "offsets": [g.offset for g in refs[:20]],
+            "count": len(refs),
+            "stream": label,
+        }
         if j.status is GlobalStatus.DANGEROUS:
-            ctx.issue(R_DANGEROUS, f"{label}: imports {j.module}.{name} ({j.reason}); used as {', '.join(usages)}",
-                      offset=refs[0].offset, details=details)
+            ctx.issue(
+                R_DANGEROUS,
+                f"{label}: imports {j.module}.{name} ({j.reason}); used as {', '.join(usages)}",
+                offset=refs[0].offset,
+                details=details,
+            )
         elif j.status is GlobalStatus.UNKNOWN:
-            ctx.issue(R_UNKNOWN, f"{label}: imports {j.module}.{name}, which is not on the allowlist; "
-                      f"used as {', '.join(usages)}", severity=j.severity, offset=refs[0].offset, details=details)
+            ctx.issue(
+                R_UNKNOWN,
+                f"{label}: imports {j.module}.{name}, which is not on the allowlist; used as {', '.join(usages)}",
+                severity=j.severity,
+                offset=refs[0].offset,
+                details=details,
+            )
         else:
             allowed.append(f"{j.module}.{name}")
     if allowed:
@@ -147,8 +177,12 @@ def _report_break(res: PickleResult, ctx: ScanContext, label: str) -> None:
         return
     what = "truncated" if res.truncated else "malformed"
     after = " after code opcodes ran" if res.code_capable else ""
-    ctx.issue(R_MALFORMED, f"{label}: stream {what}{after}: {res.error}", offset=res.error_offset,
-              details={"code_before_error": res.code_capable})
+    ctx.issue(
+        R_MALFORMED,
+        f"{label}: stream {what}{after}: {res.error}",
+        offset=res.error_offset,
+        details={"code_before_error": res.code_capable},
+    )
 
 
 def looks_like_pickle_start(b: bytes) -> bool:
@@ -159,8 +193,14 @@ def looks_like_pickle_start(b: bytes) -> bool:
     return b[0] in _PICKLE_START
 
 
-def analyze_pickle_file(blob: Blob, ctx: ScanContext, nested_cb: Callable[[Blob], None] | None = None,
-                        *, lenient: bool = False, storage: bool = False) -> bool:
+def analyze_pickle_file(
+    blob: Blob,
+    ctx: ScanContext,
+    nested_cb: Callable[[Blob], None] | None = None,
+    *,
+    lenient: bool = False,
+    storage: bool = False,
+) -> bool:
     """Analyse every pickle stream in ``blob`` and return True, or return False without reporting
     anything when the bytes are not a pickle worth reporting:
 
@@ -186,9 +226,10 @@ def analyze_pickle_file(blob: Blob, ctx: ScanContext, nested_cb: Callable[[Blob]
         pos = first.end
         legacy = first.value == LEGACY_TORCH_MAGIC
         if legacy:
-            pos = _legacy_torch(blob, ctx, f, machine, pos, streams, nested_cb)
-            if pos is None:
+            after = _legacy_torch(blob, ctx, f, machine, pos, streams, nested_cb)
+            if after is None:
                 return True
+            pos = after
         # Anything after: another pickle (every one is analysed) or trailing data.
         idx = len(streams)
         while pos < blob.size:
@@ -208,8 +249,12 @@ def analyze_pickle_file(blob: Blob, ctx: ScanContext, nested_cb: Callable[[Blob]
                 pos = res.end
                 continue
             if not storage:
-                ctx.issue(R_TRAILING, f"{blob.size - pos} bytes after the last pickle stream (offset {pos})",
-                          severity=ctx.config.trailing_data_severity, offset=pos)
+                ctx.issue(
+                    R_TRAILING,
+                    f"{blob.size - pos} bytes after the last pickle stream (offset {pos})",
+                    severity=ctx.config.trailing_data_severity,
+                    offset=pos,
+                )
             break
     n = len(streams)
     kind = "legacy-torch" if legacy else "pickle"
@@ -219,8 +264,15 @@ def analyze_pickle_file(blob: Blob, ctx: ScanContext, nested_cb: Callable[[Blob]
     return True
 
 
-def _legacy_torch(blob: Blob, ctx: ScanContext, f: Any, machine: PickleMachine, pos: int,
-                  streams: list[PickleResult], nested_cb: Callable[[Blob], None] | None) -> int | None:
+def _legacy_torch(
+    blob: Blob,
+    ctx: ScanContext,
+    f: Any,
+    machine: PickleMachine,
+    pos: int,
+    streams: list[PickleResult],
+    nested_cb: Callable[[Blob], None] | None,
+) -> int | None:
     """Legacy (pre-1.6) torch.save: magic, protocol, sys_info, main object, storage keys, then the
     raw storages. Every pickle is analysed; the storage bytes are walked exactly so nothing hides
     after them."""

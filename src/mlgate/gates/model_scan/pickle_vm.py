@@ -142,7 +142,9 @@ class _Reader:
     def skip(self, n: int) -> bytes:
         """Skip ``n`` bytes, returning the first :data:`HEAD` of them."""
         if n < 0 or self.pos + n > self.size:
-            raise PickleFormatError(self.pos, f"length {n} runs past the end ({self.size - self.pos} left)", truncated=True)
+            raise PickleFormatError(
+                self.pos, f"length {n} runs past the end ({self.size - self.pos} left)", truncated=True
+            )
         if n <= 4 * HEAD:
             return self.read(n)
         head = self.f.read(HEAD)
@@ -236,7 +238,7 @@ class PickleMachine:
         return res
 
     # The opcode loop. Each branch mirrors pickle._Unpickler.
-    def _run(self, r: _Reader, res: PickleResult) -> None:  # noqa: C901 - one branch per opcode
+    def _run(self, r: _Reader, res: PickleResult) -> None:
         stack: list[Any] = []
         marks: list[list[Any]] = []
         memo: dict[int, Any] = {}
@@ -274,8 +276,12 @@ class PickleMachine:
                 if isinstance(module, str) and isinstance(name, str):
                     raise PickleFormatError(op_off, f"{opcode}: {module!r}.{name!r} is not an importable name")
                 res.events.append(
-                    Event("dynamic-global", op_off, f"{opcode} with names computed at load time", {
-                        "module": repr(module)[:200], "name": repr(name)[:200]})
+                    Event(
+                        "dynamic-global",
+                        op_off,
+                        f"{opcode} with names computed at load time",
+                        {"module": repr(module)[:200], "name": repr(name)[:200]},
+                    )
                 )
                 return UNKNOWN
             g = GlobalRef(module, name, op_off, opcode)
@@ -543,8 +549,12 @@ class PickleMachine:
                 n = {"\x82": 1, "\x83": 2, "\x84": 4}[c]
                 code = int.from_bytes(r.read(n), "little")
                 res.events.append(
-                    Event("ext", op_off, f"extension-registry code {code}: the global it names is not visible in the file",
-                          {"code": code})
+                    Event(
+                        "ext",
+                        op_off,
+                        f"extension-registry code {code}: the global it names is not visible in the file",
+                        {"code": code},
+                    )
                 )
                 stack.append(UNKNOWN)
             elif c == "P":  # PERSID
@@ -617,7 +627,9 @@ class PickleMachine:
         if n <= 4 * HEAD:
             val: Any = head.decode("latin-1") if as_text else head
             if n >= self.nested_min and _looks_nested(head):
-                res.events.append(Event("nested-bytes", start, "byte string holds a file", {"start": start, "length": n}))
+                res.events.append(
+                    Event("nested-bytes", start, "byte string holds a file", {"start": start, "length": n})
+                )
             return val
         if _looks_nested(head):
             res.events.append(Event("nested-bytes", start, "byte string holds a file", {"start": start, "length": n}))
@@ -643,8 +655,9 @@ class PickleMachine:
             res.nested.append(nested)
             res.events.append(Event("joblib-array", start, "joblib object array (nested pickle)", {"nested": True}))
             if not nested.stopped:
-                raise PickleFormatError(nested.error_offset or r.pos, f"nested joblib pickle: {nested.error}",
-                                        truncated=nested.truncated)
+                raise PickleFormatError(
+                    nested.error_offset or r.pos, f"nested joblib pickle: {nested.error}", truncated=nested.truncated
+                )
         else:
             if itemsize is None:
                 raise PickleFormatError(r.pos, "joblib array with a dtype the scanner cannot size")
@@ -658,8 +671,14 @@ class PickleMachine:
             head = r.skip(nbytes)
             res.events.append(Event("joblib-array", start, f"joblib inline array, {nbytes} bytes", {"nested": False}))
             if _looks_nested(head) and nbytes >= self.nested_min:
-                res.events.append(Event("nested-bytes", r.pos - nbytes, "array bytes hold a file",
-                                        {"start": r.pos - nbytes, "length": nbytes}))
+                res.events.append(
+                    Event(
+                        "nested-bytes",
+                        r.pos - nbytes,
+                        "array bytes hold a file",
+                        {"start": r.pos - nbytes, "length": nbytes},
+                    )
+                )
         stack[-1] = UNKNOWN  # the wrapper is replaced by the array
 
 

@@ -560,4 +560,5 @@ def check_jinja_template(source: str, ctx: ScanContext, where: str) -> None:
         checker.visit(n)
     if checker.suppressed:
         ctx.details.setdefault("template_findings_suppressed", {})[where] = checker.suppressed
-    ctx.covered("chat-template", where)
+    in_member = bool(ctx.members) and ctx.members[-1] == where
+    ctx.covered("chat-template", "" if in_member else where)
