@@ -193,7 +193,7 @@ class Policy:
         merged = _HARD_DEFAULTS.model_dump()
         layers: list[Blocking] = [self.doc.defaults]
         if checkpoint is not None:
-            cp = dict(self.doc.checkpoints).get(checkpoint)
+            cp = next((v for k, v in self.doc.checkpoints.items() if k == checkpoint), None)
             if cp is not None:
                 layers.append(cp)
         for layer in layers:
@@ -203,8 +203,7 @@ class Policy:
         return ResolvedBlocking(**merged)
 
     def gates_for(self, checkpoint: str) -> tuple[str, ...]:
-        cps: dict[str, CheckpointPolicy] = dict(self.doc.checkpoints)
-        cp = cps.get(checkpoint)
+        cp = next((v for k, v in self.doc.checkpoints.items() if k == checkpoint), None)
         if cp is None:
             raise PolicyError(str(self.path), f"checkpoints.{checkpoint}", "checkpoint not defined in policy")
         return tuple(cp.gates)
