@@ -1,0 +1,52 @@
+"""A real ``mlflow server`` process on 127.0.0.1: sqlite backend, artifacts proxied to S3
+(``--artifacts-destination``), hardened flags (allowed hosts, CORS, X-Frame-Options, telemetry
+off). Clients then need no S3 credentials."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+from mlgate.stack.moto import FAKE_CREDENTIALS
+from mlgate.stack.procs import LOOPBACK, Server, free_port, start
+
+
+def start_mlflow(
+    workdir: Path,
+    *,
+    s3_endpoint: str,
+    artifact_bucket: str,
+    port: int = 0,
+    registry_store_uri: str | None = None,
+    extra_env: dict[str, str] | None = None,
+    timeout: float = 90.0,
+) -> Server:
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = port or free_port()
+    exe = shutil.which("mlflow", path=str(Path(sys.executable).parent)) or "mlflow"
+    db = workdir / "mlflow.db"
+    url = f"http://{LOOPBACK}:{port}"
+    argv = [
+        exe, "server",
+        "--host", LOOPBACK, "--port", str(port), "--workers", "1",
+        "--backend-store-uri", f"sqlite:///{db}",
+        "--artifacts-destination", f"s3://{artifact_bucket}/mlflow",
+        "--serve-artifacts",
+        "--allowed-hosts", f"{LOOPBACK}:{port},localhost:{port}",
+        "--cors-allowed-origins", f"http://{LOOPBACK}:{port}",
+        "--x-frame-options", "DENY",
+    ]
+    if registry_store_uri:
+        argv += ["--registry-store-uri", registry_store_uri]
+    env = {
+        **FAKE_CREDENTIALS,
+        "MLFLOW_S3_ENDPOINT_URL": s3_endpoint,
+        "AWS_ENDPOINT_URL": s3_endpoint,
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "DO_NOT_TRACK": "true",
+        "MLFLOW_TRACKING_URI": "",
+        **(extra_env or {}),
+    }
+    return start("mlflow", argv, url, url + "/health", env=env, log_path=workdir / "mlflow-server.log",
+                 timeout=timeout, cwd=workdir)
