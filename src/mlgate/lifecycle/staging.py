@@ -1,0 +1,152 @@
+"""Staging: bring every input (local folder, ``s3://`` prefix, ``models:/`` URI) into a private
+local folder first, check *that* copy, and re-verify its digests right before handing it on. What
+the training step or the deploy target receives is, byte for byte, what the gates checked.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from mlgate.digest import manifest_of, sha256_file
+from mlgate.errors import GateFailed, MlgateError, TransientError
+
+
+class StagingError(MlgateError):
+    """An input could not be fetched (missing, unreadable, unsafe names)."""
+
+
+@dataclass(frozen=True)
+class StagedCopy:
+    uri: str
+    path: Path  # a file or a folder
+    files: dict[str, str]  # relative posix path -> sha256
+    manifest_sha256: str
+    source_versions: dict[str, str]  # object key -> S3 version id / ETag, where known
+
+    def reverify(self, checkpoint: str) -> None:
+        """Re-hash the copy; raise GateFailed if a byte changed since it was checked."""
+        now = hash_tree(self.path)
+        if now != self.files:
+            changed = sorted(set(now.items()) ^ set(self.files.items()))
+            names = sorted({n for n, _ in changed})[:10]
+            raise GateFailed(checkpoint, "staging", f"{self.uri}: files changed after they were checked: {names}")
+
+
+def hash_tree(path: Path) -> dict[str, str]:
+    if path.is_file():
+        return {path.name: sha256_file(path)[0]}
+    out: dict[str, str] = {}
+    for root, dirs, files in os.walk(path, followlinks=False):
+        dirs.sort()
+        for fn in sorted(files):
+            p = Path(root) / fn
+            rel = p.relative_to(path).as_posix()
+            if p.is_symlink() or not stat.S_ISREG(p.lstat().st_mode):
+                raise StagingError(f"{p}: not a regular file")
+            out[rel] = sha256_file(p)[0]
+    return out
+
+
+def _safe_rel(key: str, prefix: str) -> str:
+    rel = key[len(prefix) :].lstrip("/") if prefix else key
+    pp = PurePosixPath(rel)
+    if not rel or pp.is_absolute() or ".." in pp.parts or "\\" in rel:
+        raise StagingError(f"unsafe object key {key!r}")
+    return rel
+
+
+def _copy_local(src: Path, dest: Path) -> None:
+    if src.is_symlink():
+        raise StagingError(f"{src} is a symbolic link")
+    if src.is_file():
+        dest.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, dest / src.name)
+        return
+    if not src.is_dir():
+        raise StagingError(f"{src}: no such file or folder")
+
+    def _ignore_links(d: str, names: list[str]) -> list[str]:
+        bad = [n for n in names if os.path.islink(os.path.join(d, n))]
+        if bad:
+            raise StagingError(f"{d}: symbolic links are not staged: {bad}")
+        return []
+
+    shutil.copytree(src, dest, ignore=_ignore_links, dirs_exist_ok=False)
+
+
+def _s3_download(uri: str, dest: Path, session: Any | None) -> dict[str, str]:
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+
+    u = urllib.parse.urlparse(uri)
+    bucket, prefix = u.netloc, u.path.lstrip("/")
+    s3 = (session or boto3.session.Session()).client("s3")
+    versions: dict[str, str] = {}
+    try:
+        keys: list[dict[str, Any]] = []
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            keys.extend(page.get("Contents", []))
+        if not keys:
+            raise StagingError(f"{uri}: no objects")
+        single = len(keys) == 1 and keys[0]["Key"] == prefix
+        for obj in keys:
+            key = obj["Key"]
+            if key.endswith("/"):
+                continue
+            rel = PurePosixPath(key).name if single else _safe_rel(key, prefix.rstrip("/") + "/" if prefix else "")
+            target = dest / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            resp = s3.get_object(Bucket=bucket, Key=key)
+            with open(target, "wb") as f:
+                for chunk in resp["Body"].iter_chunks(4 * 1024 * 1024):
+                    f.write(chunk)
+            versions[key] = str(resp.get("VersionId") or resp.get("ETag", "")).strip('"')
+    except EndpointConnectionError as e:
+        raise TransientError(f"{uri}: S3 endpoint unreachable: {e}") from e
+    except ClientError as e:
+        code = e.response.get("Error", {}).get("Code", "")
+        if code in ("SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "InternalError"):
+            raise TransientError(f"{uri}: {code}") from e
+        raise StagingError(f"{uri}: {code or e}") from e
+    except BotoCoreError as e:
+        raise TransientError(f"{uri}: {e}") from e
+    return versions
+
+
+def _mlflow_download(uri: str, dest: Path, tracking_uri: str | None) -> None:
+    import mlflow
+
+    try:
+        mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(dest), tracking_uri=tracking_uri)
+    except Exception as e:
+        raise StagingError(f"{uri}: download failed: {e}") from e
+
+
+def stage(uri: str, dest: Path, *, session: Any | None = None, tracking_uri: str | None = None) -> StagedCopy:
+    """Fetch ``uri`` into ``dest`` (which must not exist) and hash it."""
+    if dest.exists():
+        raise StagingError(f"staging folder {dest} already exists")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    versions: dict[str, str] = {}
+    if uri.startswith("s3://"):
+        dest.mkdir()
+        versions = _s3_download(uri, dest, session)
+        path = dest
+    elif uri.startswith(("models:/", "runs:/", "mlflow-artifacts:/")):
+        dest.mkdir()
+        _mlflow_download(uri, dest, tracking_uri)
+        path = dest
+    else:
+        src = Path(uri)
+        _copy_local(src, dest)
+        path = dest / src.name if src.is_file() else dest
+    files = hash_tree(path)
+    if not files:
+        raise StagingError(f"{uri}: nothing to stage (no files)")
+    return StagedCopy(uri=uri, path=path, files=files, manifest_sha256=manifest_of(files), source_versions=versions)
