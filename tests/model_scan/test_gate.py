@@ -98,11 +98,30 @@ def test_empty_folder_is_incomplete_not_pass(tmp_path: Path, default_policy_path
 
 
 def test_unknown_binary_is_incomplete(tmp_path: Path, default_policy_path: Path) -> None:
-    p = tmp_path / "blob.dat"
+    p = tmp_path / "blob.weird"
     p.write_bytes(bytes(range(256)) * 4)
     r = scan(p, policy=default_policy_path)
     assert r.verdict is Verdict.INCOMPLETE
-    assert r.subjects[0].findings[0].id == "MLG-FILE-UNSUPPORTED"
+    assert [f.id for f in r.subjects[0].findings] == ["MLG-FILE-UNSUPPORTED"]
+
+
+def test_modelscan_errors_are_errors(tmp_path: Path, default_policy_path: Path) -> None:
+    # modelscan claims .dat files as pickles; its parse error is an error, never a silent pass
+    p = tmp_path / "blob.dat"
+    p.write_bytes(bytes(range(256)) * 4)
+    r = scan(p, policy=default_policy_path)
+    assert r.verdict is Verdict.ERROR
+    assert "MLG-MODELSCAN-ERROR" in {f.id for f in r.subjects[0].findings}
+
+
+def test_modelscan_runs_on_numpy(tmp_path: Path, default_policy_path: Path) -> None:
+    import numpy as np
+
+    np.save(tmp_path / "a.npy", np.arange(12, dtype=np.float64).reshape(3, 4))
+    r = scan(tmp_path / "a.npy", policy=default_policy_path)
+    assert r.verdict is Verdict.PASS
+    engines = {c.engine for c in r.subjects[0].coverage}
+    assert engines == {"mlgate", "modelscan"}, r.subjects[0].details
 
 
 def test_content_not_extension_decides(tmp_path: Path, default_policy_path: Path) -> None:
@@ -145,7 +164,7 @@ def test_cli_exit_codes(
     assert main(["scan", "-p", pol, str(clean)]) == 0
     assert main(["scan", "-p", pol, str(poisoned)]) == 1
     assert main(["scan", "-p", pol, str(tmp_path / "missing")]) == 2
-    blob = tmp_path / "x.dat"
+    blob = tmp_path / "x.unknown"
     blob.write_bytes(b"\x01\x02\x03\xff" * 10)
     assert main(["scan", "-p", pol, str(blob)]) == 3
     assert main(["scan", "--format", "yaml", str(clean)]) == 4
