@@ -53,12 +53,15 @@ def run_timed(argv: list[str]) -> tuple[float, int, int]:
 
 
 def make_checkpoint(path: Path, gb: float) -> None:
-    import torch
-
-    n = int(gb * 2**30 / 4 / 8)
-    sd = {f"layer{i}.weight": torch.ones(n, dtype=torch.float32) for i in range(8)}
-    sd["head.bias"] = torch.zeros(10)
-    torch.save(sd, path)
+    """torch.save in a child process, so this process stays small (forked children inherit its RSS)."""
+    code = (
+        "import sys, torch\n"
+        "n = int(float(sys.argv[2]) * 2**30 / 4 / 8)\n"
+        "sd = {f'layer{i}.weight': torch.ones(n, dtype=torch.float32) for i in range(8)}\n"
+        "sd['head.bias'] = torch.zeros(10)\n"
+        "torch.save(sd, sys.argv[1])\n"
+    )
+    subprocess.run([sys.executable, "-c", code, str(path), str(gb)], check=True)
 
 
 def make_big_pickle(path: Path, nbytes: int) -> None:

@@ -1,0 +1,158 @@
+"""The embedded local stack: a moto S3 server and an ``mlflow server`` on 127.0.0.1, with state
+under a work directory, started and stopped by one command each (``mlgate stack up|down``).
+
+* moto plays AWS S3 (its state is in memory: the launcher re-creates the hardened buckets on every
+  start; MLflow's sqlite database, keys and staged copies live under the work directory and
+  survive a restart);
+* the ``mlflow server`` proxies artifacts to ``s3://<artifact bucket>/mlflow`` so clients need no
+  S3 credentials;
+* Prefect runs in its ephemeral mode with ``PREFECT_HOME`` under the work directory (or point
+  ``PREFECT_API_URL`` at your own server).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from mlgate.stack.mlflow_server import start_mlflow
+from mlgate.stack.moto import FAKE_CREDENTIALS, start_moto
+from mlgate.stack.procs import Server
+
+DATA_BUCKET = "mlgate-data"
+ARTIFACT_BUCKET = "mlgate-artifacts"
+LOG_BUCKET = "mlgate-access-logs"
+
+
+@dataclass
+class StackInfo:
+    workdir: str
+    s3_endpoint: str
+    tracking_uri: str
+    moto_pid: int
+    mlflow_pid: int
+    buckets: list[str]
+
+    def env(self) -> dict[str, str]:
+        """Environment for clients of this stack (boto3, MLflow, Prefect)."""
+        return {
+            **FAKE_CREDENTIALS,
+            "AWS_ENDPOINT_URL": self.s3_endpoint,
+            "MLFLOW_S3_ENDPOINT_URL": self.s3_endpoint,
+            "MLFLOW_TRACKING_URI": self.tracking_uri,
+            "MLFLOW_DISABLE_TELEMETRY": "true",
+            "DO_NOT_TRACK": "true",
+            "PREFECT_HOME": str(Path(self.workdir) / "prefect"),
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_LOGGING_LEVEL": os.environ.get("PREFECT_LOGGING_LEVEL", "WARNING"),
+        }
+
+
+def boto3_session() -> Any:
+    """A session with the stack's fake credentials. The endpoint comes from AWS_ENDPOINT_URL
+    (standard boto3 configuration), as it does against AWS."""
+    import boto3
+
+    return boto3.session.Session(
+        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        region_name=FAKE_CREDENTIALS["AWS_DEFAULT_REGION"],
+    )
+
+
+def create_buckets(endpoint: str) -> list[str]:
+    """The stack's buckets, created with the secure configuration the S3 audit wants."""
+    from mlgate.stack.buckets import create_secure_buckets
+
+    return create_secure_buckets(boto3_session(), endpoint,
+                                 [DATA_BUCKET, ARTIFACT_BUCKET], log_bucket=LOG_BUCKET)
+
+
+def _state_file(workdir: Path) -> Path:
+    return workdir / "stack.json"
+
+
+@contextmanager
+def running_stack(workdir: Path) -> Iterator[StackInfo]:
+    """Start moto and mlflow for the duration of a ``with`` block (tests and the demo)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    moto = start_moto(log_path=workdir / "moto.log")
+    servers: list[Server] = [moto]
+    try:
+        buckets = create_buckets(moto.url)
+        mlflow = start_mlflow(workdir / "mlflow", s3_endpoint=moto.url, artifact_bucket=ARTIFACT_BUCKET)
+        servers.append(mlflow)
+        yield StackInfo(str(workdir), moto.url, mlflow.url, moto.proc.pid, mlflow.proc.pid, buckets)
+    finally:
+        for s in reversed(servers):
+            s.stop()
+
+
+def up(workdir: Path) -> StackInfo:
+    """Start the stack in the background and record it in ``workdir/stack.json``."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    state = _state_file(workdir)
+    if state.exists():
+        info = StackInfo(**json.loads(state.read_text()))
+        if _alive(info.moto_pid) and _alive(info.mlflow_pid):
+            return info
+        down(workdir)
+    moto = start_moto(log_path=workdir / "moto.log")
+    try:
+        buckets = create_buckets(moto.url)
+        mlflow = start_mlflow(workdir / "mlflow", s3_endpoint=moto.url, artifact_bucket=ARTIFACT_BUCKET)
+    except BaseException:
+        moto.stop()
+        raise
+    info = StackInfo(str(workdir), moto.url, mlflow.url, moto.proc.pid, mlflow.proc.pid, buckets)
+    state.write_text(json.dumps(asdict(info), indent=2))
+    return info
+
+
+def down(workdir: Path) -> bool:
+    state = _state_file(workdir)
+    if not state.exists():
+        return False
+    info = StackInfo(**json.loads(state.read_text()))
+    for pid in (info.mlflow_pid, info.moto_pid):
+        _stop_group(pid)
+    state.unlink()
+    return True
+
+
+def status(workdir: Path) -> StackInfo | None:
+    state = _state_file(workdir)
+    if not state.exists():
+        return None
+    info = StackInfo(**json.loads(state.read_text()))
+    return info if _alive(info.moto_pid) and _alive(info.mlflow_pid) else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
+
+
+def _stop_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except OSError:
+        return
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _alive(pid):
+        time.sleep(0.1)
+    if _alive(pid):
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except OSError:
+            pass
