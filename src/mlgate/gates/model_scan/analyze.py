@@ -94,16 +94,17 @@ def sniff(blob: Blob, head: bytes) -> str:
         return "hdf5"
     if len(head) >= 262 and head[257:262] == b"ustar":
         return "tar"
+    from mlgate.gates.model_scan.formats.safetensors import looks_like_safetensors
+
+    # before the pickle/zlib/lzma sniffs: a header length of 384 starts with 0x80, 376 with 0x78
+    if looks_like_safetensors(head, blob.size):
+        return "safetensors"
     if len(head) >= 2 and head[0] == 0x80 and head[1] <= 5:
         return "pickle"
     if len(head) >= 2 and head[0] == 0x78 and (head[0] * 256 + head[1]) % 31 == 0:
         return "zlib"
     if head.startswith(b"\x5d\x00\x00"):
         return "lzma"
-    from mlgate.gates.model_scan.formats.safetensors import looks_like_safetensors
-
-    if looks_like_safetensors(head, blob.size):
-        return "safetensors"
     if head.startswith(MAGIC_PNG) or head.startswith(b"\xff\xd8\xff") or head.startswith(b"GIF8"):
         return "image"
     if containers.find_eocd(blob) is not None:

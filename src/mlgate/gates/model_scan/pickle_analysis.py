@@ -160,6 +160,8 @@ def report_pickle(
             ctx.issue(R_INDIRECT, f"{label}: {ev.message}", offset=ev.offset)
         elif ev.kind == "build-on-global":
             ctx.issue(R_BUILD_GLOBAL, f"{label}: {ev.message}", offset=ev.offset)
+        elif ev.kind == "joblib-array":
+            ctx.details["joblib_inline_arrays"] = ctx.details.get("joblib_inline_arrays", 0) + 1
         elif ev.kind == "nested-bytes" and nested_cb is not None:
             start, length = ev.data["start"], ev.data["length"]
             nested_cb(blob.window(f"{label}@bytes[{start}]", start, length))
@@ -170,6 +172,20 @@ def report_pickle(
         ctx.details.setdefault("pickle_protocols", [])
         if res.protocol not in ctx.details["pickle_protocols"]:
             ctx.details["pickle_protocols"].append(res.protocol)
+
+
+def _runs_code(res: PickleResult, ctx: ScanContext) -> bool:
+    """Would loading this (possibly broken) stream call something? A GLOBAL that is never called
+    (text such as "cat\\ndog" parses as GLOBAL cat.dog) only imports; that counts when the import
+    itself is dangerous."""
+    if res.events:
+        return True
+    for g in res.globals:
+        if g.usages & {"call", "new", "build"}:
+            return True
+        if ctx.globals_policy.judge(g.module, g.name).status is GlobalStatus.DANGEROUS:
+            return True
+    return False
 
 
 def _report_break(res: PickleResult, ctx: ScanContext, label: str) -> None:
@@ -212,7 +228,7 @@ def analyze_pickle_file(
     machine = PickleMachine(budget_for(ctx), ctx.config.limits.nested_blob_min)
     with blob.open() as f:
         first = machine.run(f, blob.size)
-        code = bool(first.globals or first.events)
+        code = _runs_code(first, ctx)
         if storage and not code:
             return False
         if lenient and not first.stopped and not code:

@@ -190,9 +190,12 @@ def _parse_pystring(raw: bytes, offset: int) -> str | bytes:
     raise PickleFormatError(offset, "STRING argument is not quoted")
 
 
-def _dtype_itemsize(dtype: Any) -> tuple[int | None, bool]:
-    """(itemsize, hasobject) of a symbolic ``numpy.dtype(code, ...)`` call with its BUILD state."""
-    if not isinstance(dtype, Call) or not isinstance(dtype.func, GlobalRef):
+def _dtype_itemsize(dtype: Any, depth: int = 0) -> tuple[int | None, bool]:
+    """(itemsize, hasobject) of a symbolic ``numpy.dtype(code, align, copy)`` call and its BUILD
+    state ``(version, byteorder, subarray, names, fields, elsize, alignment, flags)``. Structured
+    dtypes are sized from ``elsize`` and checked field by field for objects; ``None`` when the
+    machine cannot tell (the caller then refuses to guess)."""
+    if depth > 8 or not isinstance(dtype, Call) or not isinstance(dtype.func, GlobalRef):
         return None, False
     if dtype.func.name != "dtype" or not isinstance(dtype.args, tuple) or not dtype.args:
         return None, False
@@ -203,10 +206,32 @@ def _dtype_itemsize(dtype: Any) -> tuple[int | None, bool]:
         return 8, True
     state = dtype.state
     if isinstance(state, tuple) and len(state) >= 6:
-        if state[3] is not None or state[4] is not None or state[2] is not None:
-            return None, False  # structured / subarray dtypes: not modelled
-        if isinstance(state[5], int) and state[5] > 0:
-            return state[5], False
+        subarray, names, fields, elsize = state[2], state[3], state[4], state[5]
+        if subarray is not None:
+            if not (isinstance(subarray, tuple) and len(subarray) == 2):
+                return None, False
+            base_size, base_obj = _dtype_itemsize(subarray[0], depth + 1)
+            shape = subarray[1] if isinstance(subarray[1], tuple) else (subarray[1],)
+            if base_size is None or not all(isinstance(x, int) and x >= 0 for x in shape):
+                return None, False
+            n = 1
+            for x in shape:
+                n *= x
+            return base_size * n, base_obj
+        if names is not None or fields is not None:
+            if not isinstance(fields, dict) or not isinstance(elsize, int) or elsize <= 0:
+                return None, False
+            hasobj = False
+            for spec in fields.values():
+                if not isinstance(spec, tuple) or not spec:
+                    return None, False
+                size, obj = _dtype_itemsize(spec[0], depth + 1)
+                if size is None:
+                    return None, False
+                hasobj = hasobj or obj
+            return elsize, hasobj
+        if isinstance(elsize, int) and elsize > 0:
+            return elsize, False
     m = re.match(r"^[a-zA-Z?](\d+)", code)
     if m:
         return int(m.group(1)), False

@@ -41,7 +41,7 @@ R_MALFORMED = rule(
     Severity.HIGH,
     "Do not load the file: out-of-range lengths and counts in GGUF headers have been used to corrupt memory in "
     "GGUF parsers. Obtain a clean copy or re-convert the model.",
-    REFS + ("https://www.databricks.com/blog/ggml-gguf-file-format-vulnerabilities",),
+    (*REFS, "https://www.databricks.com/blog/ggml-gguf-file-format-vulnerabilities"),
 )
 R_DUPLICATE = rule(
     "MLG-GGUF-DUPLICATE-KEY",
@@ -275,12 +275,12 @@ def _parse(r: _Reader, h: _Header) -> None:
 
 def _check_tensors(h: _Header, size: int, ctx: ScanContext, reported: list[int]) -> None:
     alignment = h.kv.get("general.alignment", DEFAULT_ALIGNMENT)
-    if "general.alignment" in h.kv_types:
-        if h.kv_types["general.alignment"] != 4 or not isinstance(alignment, int) or alignment <= 0 or (
-            alignment & (alignment - 1)
-        ):
-            ctx.issue(R_MALFORMED, f"general.alignment must be a non-zero power-of-two uint32 (got {alignment!r})")
-            return
+    if "general.alignment" in h.kv_types and (
+        h.kv_types["general.alignment"] != 4 or not isinstance(alignment, int) or alignment <= 0
+        or alignment & (alignment - 1)
+    ):
+        ctx.issue(R_MALFORMED, f"general.alignment must be a non-zero power-of-two uint32 (got {alignment!r})")
+        return
     data_start = (h.infos_end + alignment - 1) // alignment * alignment
     if h.tensors and data_start > size:
         ctx.issue(R_TENSOR, f"tensor data would start at {data_start}, past the end of the {size}-byte file")

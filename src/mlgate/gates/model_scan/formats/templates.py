@@ -317,13 +317,11 @@ def _fold_method(name: str, base: str, args: list[Any]) -> Any:
         if any(f and not f.isdigit() for f in fields):
             return _NOT_CONST
         out: list[str] = []
-        auto = 0
         pos = 0
-        for m in _BRACE_FIELD.finditer(base):
+        for auto, m in enumerate(_BRACE_FIELD.finditer(base)):
             out.append(base[pos : m.start()])
             field = m.group(1)
             idx = int(field) if field else auto
-            auto += 1
             if idx >= len(args):
                 return _NOT_CONST
             out.append(str(args[idx]))
@@ -436,12 +434,11 @@ class _Checker:
             )
             return
         for part in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", value):
-            if part in INTERNAL_ATTRS and ("." in value or value == part):
-                # only when it looks like an attribute path, not prose ("mro" in a sentence)
-                if value == part or re.search(r"(^|\.)" + part + r"(\.|$)", value):
-                    self.report(R_INTERNALS, f"str:{part}", f"string {_short(value)!r} names {part!r}", node,
-                                value=_short(value))
-                    return
+            # only when it looks like an attribute path, not prose ("mro" in a sentence)
+            if part in INTERNAL_ATTRS and (value == part or re.search(r"(^|\.)" + part + r"(\.|$)", value)):
+                self.report(R_INTERNALS, f"str:{part}", f"string {_short(value)!r} names {part!r}", node,
+                            value=_short(value))
+                return
         if FORMAT_PRIVATE.search(value):
             self.report(R_PRIVATE, f"fmt:{_short(value)}",
                         f"format string {_short(value)!r} reads an underscore attribute", node, value=_short(value))
