@@ -1,5 +1,6 @@
 """An example training function that really trains: a scikit-learn logistic regression on an
-iris-like CSV (columns sepal_length, sepal_width, petal_length, petal_width, label), saved as an
+iris-like CSV (columns id, sepal_length, sepal_width, petal_length, petal_width, species; see
+mlgate.gates.data_quality.samples.write_iris_like), saved as an
 MLflow sklearn model (``model.skops``, MLflow's default sklearn format)."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from pathlib import Path
 from mlgate.lifecycle.train import TrainInputs
 
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+LABEL = "species"
 
 
 def train(inputs: TrainInputs) -> Path:
@@ -25,7 +27,7 @@ def train(inputs: TrainInputs) -> Path:
         ("scale", StandardScaler()),
         ("clf", LogisticRegression(C=float(inputs.params.get("C", 1.0)), max_iter=500)),
     ])
-    model.fit(df[FEATURES], df["label"])
+    model.fit(df[FEATURES], df[LABEL])
     out = inputs.output_dir / "model"
     mlflow.sklearn.save_model(model, out, pip_requirements=["scikit-learn", "skops"])
     return out

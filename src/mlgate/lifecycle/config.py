@@ -74,7 +74,7 @@ class DeploySpec(_Strict):
 
 
 class PipelineDoc(_Strict):
-    apiVersion: Literal["mlgate/v1"]  # noqa: N815 (the YAML key)
+    apiVersion: Literal["mlgate/v1"]
     kind: Literal["Pipeline"] = "Pipeline"
     name: str
     tracking_uri: str

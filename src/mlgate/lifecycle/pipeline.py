@@ -195,25 +195,10 @@ def publish(ctx: Context, artifact: Path) -> PublishResult:
             raise
         copy.reverify("pre-publish")
         ensure_keys(ctx.private_key, ctx.public_key)
-        signer = ModelSigningKey(ctx.private_key, ctx.public_key)
-        sig_path = evidence / SIGNATURE_FILE
-        signer.sign_model(copy.path, sig_path)
         client.log_artifacts(run_id, str(copy.path), "model")
         source = f"{run.info.artifact_uri}/model"
-        attestation = build_attestation(model_name=cfg.doc.model_name, manifest_sha256=copy.manifest_sha256,
-                                        files=copy.files, reports=outcome.reports, source=source,
-                                        extra={"run_id": run_id})
-        env = sign_attestation(attestation, ctx.private_key)
-        (evidence / ATTESTATION_FILE).write_text(json.dumps(env, indent=2))
-        client.log_artifacts(run_id, str(evidence), EVIDENCE_DIR)
-        tags = mlflow_tags(
-            outcome.reports,
-            manifest_sha256=copy.manifest_sha256,
-            checked_at=attestation["checked_at"],
-            attestation_path=f"runs:/{run_id}/{EVIDENCE_DIR}/{ATTESTATION_FILE}",
-            signature_path=f"runs:/{run_id}/{EVIDENCE_DIR}/{SIGNATURE_FILE}",
-            attestation_sha256=attestation_digest(env),
-        )
+        tags = attach_evidence(client, run_id, copy, outcome.reports, model_name=cfg.doc.model_name, source=source,
+                               private_key=ctx.private_key, public_key=ctx.public_key, folder=evidence)
         for k, v in tags.items():
             client.set_tag(run_id, k, v)
         # Only now does anything reach the registry.
@@ -230,6 +215,35 @@ def publish(ctx: Context, artifact: Path) -> PublishResult:
         client.set_tag(run_id, "mlgate.blocked", "true")
         client.set_terminated(run_id, "FAILED")
         raise
+
+
+def attach_evidence(client: Any, run_id: str, copy: StagedCopy, reports: list[Report], *, model_name: str,
+                    source: str, private_key: Path, public_key: Path, folder: Path) -> dict[str, str]:
+    """Sign the checked bytes (OpenSSF model signature), sign a verdict attestation binding the
+    manifest, the source and the reports, log both (plus the manifest and the reports) to the run
+    under ``mlgate/``, and return the ``mlgate.*`` tags for the model version. Used by publish and
+    by the registry-hook flow for versions that arrive any other way."""
+    folder.mkdir(parents=True, exist_ok=True)
+    ModelSigningKey(private_key, public_key).sign_model(copy.path, folder / SIGNATURE_FILE)
+    attestation = build_attestation(model_name=model_name, manifest_sha256=copy.manifest_sha256, files=copy.files,
+                                    reports=reports, source=source, extra={"run_id": run_id})
+    env = sign_attestation(attestation, private_key)
+    (folder / ATTESTATION_FILE).write_text(json.dumps(env, indent=2))
+    (folder / "manifest.json").write_text(
+        json.dumps({"manifest_sha256": copy.manifest_sha256, "files": copy.files}, indent=2, sort_keys=True)
+    )
+    (folder / "report.json").write_text(render(reports, "json"))
+    (folder / "report.sarif").write_text(render(reports, "sarif"))
+    client.log_artifacts(run_id, str(folder), EVIDENCE_DIR)
+    return mlflow_tags(
+        reports,
+        manifest_sha256=copy.manifest_sha256,
+        checked_at=attestation["checked_at"],
+        attestation_path=f"runs:/{run_id}/{EVIDENCE_DIR}/{ATTESTATION_FILE}",
+        signature_path=f"runs:/{run_id}/{EVIDENCE_DIR}/{SIGNATURE_FILE}",
+        attestation_sha256=attestation_digest(env),
+        attestation_envelope=json.dumps(env, separators=(",", ":")),
+    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ def mlflow_tags(
     attestation_path: str | None = None,
     signature_path: str | None = None,
     attestation_sha256: str | None = None,
+    attestation_envelope: str | None = None,
 ) -> dict[str, str]:
     verdict = Verdict.worst([r.verdict for r in reports])
     tools: dict[str, str] = {}
@@ -41,4 +42,9 @@ def mlflow_tags(
         tags["mlgate.attestation_sha256"] = attestation_sha256
     if signature_path:
         tags["mlgate.signature"] = signature_path
-    return {k: v[:MAX_TAG] for k, v in tags.items()}
+    out = {k: v[:MAX_TAG] for k, v in tags.items()}
+    if attestation_envelope is not None:
+        if len(attestation_envelope) > MAX_TAG:
+            raise ValueError("attestation envelope too large for a tag")
+        out["mlgate.attestation_envelope"] = attestation_envelope  # never truncated: it is signed
+    return out
