@@ -121,7 +121,7 @@ class Writer:
     def raw(self, b: bytes) -> None:
         self.buf += b
 
-    def value(self, v: Any) -> None:  # noqa: C901 - one branch per type
+    def value(self, v: Any) -> None:
         if isinstance(v, Expr):
             v.emit(self)
         elif v is None:

@@ -535,8 +535,12 @@ def analyze_zip(
             if e.name.endswith("/") and e.usize == 0:
                 continue  # directory entry
             if e.flags & 0x0001:
-                ctx.unsupported(R_ARC_ENCRYPTED, "encrypted member")
-                continue
+                # Some loaders ignore the flag and read a stored member as plain bytes (the
+                # CVE-2025-1945 class): analyse stored bytes anyway; deflated ones cannot be.
+                ctx.issue(R_ZIP_FLAGS, f"member is marked encrypted (flags {e.flags:#06x})")
+                if e.method != 0:
+                    ctx.unsupported(R_ARC_ENCRYPTED, "encrypted compressed member")
+                    continue
             if e.flags & ~_KNOWN_FLAGS:
                 ctx.issue(R_ZIP_FLAGS, f"general-purpose flags {e.flags:#06x}")
             if e.usize > lim.max_ratio * max(e.csize, 1) and e.usize > BOMB_FLOOR:

@@ -50,7 +50,7 @@ def _known_gap(err: dict[str, Any], ctx: ScanContext) -> bool:
     """modelscan parse errors on constructs it does not implement, where mlgate's own engine read
     the whole file: joblib's inline numpy buffers and compressed pickles (modelscan reads the raw
     bytes as opcodes). Any finding, error or gap of mlgate's own keeps the file from passing."""
-    if str(err.get("category")) not in ("PICKLE_GENOPS", "MAGIC_NUMBER"):
+    if str(err.get("category")) not in ("PICKLE_GENOPS", "MAGIC_NUMBER", "MODEL_SCAN"):
         return False
     own_gaps = any(f.kind.value != "issue" for f in ctx.findings)
     if own_gaps or not ctx.coverage:

@@ -174,11 +174,11 @@ def report_pickle(
             ctx.details["pickle_protocols"].append(res.protocol)
 
 
-def _runs_code(res: PickleResult, ctx: ScanContext) -> bool:
+def _runs_code(res: PickleResult, ctx: ScanContext, events_need_stop: bool = False) -> bool:
     """Would loading this (possibly broken) stream call something? A GLOBAL that is never called
     (text such as "cat\\ndog" parses as GLOBAL cat.dog) only imports; that counts when the import
     itself is dangerous."""
-    if res.events:
+    if res.events and (res.stopped or not events_need_stop):
         return True
     for g in res.globals:
         if g.usages & {"call", "new", "build"}:
@@ -229,7 +229,8 @@ def analyze_pickle_file(
     with blob.open() as f:
         first = machine.run(f, blob.size)
         code = _runs_code(first, ctx)
-        if storage and not code:
+        if storage and not _runs_code(first, ctx, events_need_stop=True):
+            # random weight bytes often start with an opcode (EXT1/2/4, REDUCE) and then break
             return False
         if lenient and not first.stopped and not code:
             return False
