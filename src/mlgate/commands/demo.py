@@ -1,7 +1,10 @@
 """``mlgate demo``: the README's first command.
 
-Today it shows the model-file gate at the pre-publish checkpoint on two generated folders, one
-clean and one poisoned, and exits 0 only if the clean one passes and the poisoned one is blocked.
+The whole story on the embedded stack (moto S3 + mlflow server on 127.0.0.1, Prefect flows): a
+clean run trains, publishes and deploys; a poisoned base model is blocked at pre-train; poisoned
+training data is blocked at the data gate; an insecure bucket is blocked by the audit; an artifact
+changed in S3 after publishing is blocked at pre-deploy. Exit 0 only if every case behaved as it
+should. ``--scan-only`` shows just the model-file gate on a clean and a poisoned folder (no servers).
 """
 
 from __future__ import annotations
@@ -17,15 +20,32 @@ from mlgate.model import Verdict
 
 
 @click.command()
-@click.option(
-    "--workdir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Where to write the sample folders (default: a temporary folder).",
-)
-@click.option("--policy", "-p", "policy_path", type=click.Path(path_type=Path), default=None)
-def demo(workdir: Path | None, policy_path: Path | None) -> int:
-    """Scan a generated clean model and a poisoned one; exit 0 only if both behave as they should."""
+@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where the stack keeps its state and the demo its files (default: .work/demo).")
+@click.option("--scan-only", is_flag=True, help="Only scan a generated clean and poisoned model folder.")
+@click.option("--policy", "-p", "policy_path", type=click.Path(path_type=Path), default=None,
+              help="Policy for --scan-only (the lifecycle demo uses policies/default.yaml).")
+def demo(workdir: Path | None, scan_only: bool, policy_path: Path | None) -> int:
+    """Run the end-to-end demonstration; exit 0 only if every case behaves as it should."""
+    if scan_only:
+        return _scan_only(workdir, policy_path)
+    import shutil
+
+    from mlgate.lifecycle.demo import run_demo
+
+    wd = workdir or Path(".work/demo")
+    if wd.exists() and workdir is None:
+        shutil.rmtree(wd)  # the default work dir is the demo's own; a given one is kept
+    results = run_demo(wd.resolve(), echo=lambda s: click.echo(s, err=True))
+    click.echo("\ncase                                          expected                 actual                   ok")
+    for r in results:
+        click.echo(f"{r.name[:45]:45} {r.expected:24} {r.actual:24} {'yes' if r.ok else 'NO'}")
+    ok = bool(results) and all(r.ok for r in results)
+    click.echo("demo: every case behaved as it should" if ok else "demo: FAILED", err=True)
+    return int(ExitCode.PASS if ok else ExitCode.FAIL)
+
+
+def _scan_only(workdir: Path | None, policy_path: Path | None) -> int:
     from mlgate.api import scan
     from mlgate.report import render
     from mlgate.samples import write_clean_model, write_poisoned_model

@@ -72,7 +72,7 @@ def run_checkpoint(
                 out.notes.append("data-quality: no datasets at this checkpoint")
         elif gate_id == "s3-audit":
             if buckets:
-                opts = {"boto3_session": boto3_session} if boto3_session is not None else {}
+                opts = {"session": boto3_session} if boto3_session is not None else {}
                 out.reports.append(run_gate("s3-audit", list(buckets), policy=policy, checkpoint=checkpoint, **opts))
             else:
                 out.notes.append("s3-audit: no buckets at this checkpoint")

@@ -73,7 +73,7 @@ def prepare(workdir: Path, info: Any, repo: Path) -> dict[str, Path]:
     s3 = boto3.client("s3", endpoint_url=info.s3_endpoint)
     inputs = workdir / "inputs"
     write_iris_like(inputs / "iris.csv", rows=300)
-    write_iris_like(inputs / "iris-poisoned.csv", rows=300, poison="labels")
+    write_iris_like(inputs / "iris-poisoned.csv", rows=300, poison="label")
     s3.upload_file(str(inputs / "iris.csv"), DATA_BUCKET, "iris/train.csv")
     s3.upload_file(str(inputs / "iris-poisoned.csv"), DATA_BUCKET, "iris-poisoned/train.csv")
     _upload_tree(s3, write_clean_model(inputs / "base-clean"), DATA_BUCKET, "base-models/tiny")

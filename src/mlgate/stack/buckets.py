@@ -13,6 +13,13 @@ ACCOUNT_ID_LOCAL = "123456789012"
 PRESIGNED_MAX_AGE_MS = 600_000  # presigned URLs older than 10 minutes are refused
 
 
+# IAM action names are case-insensitive in AWS, so "S3:*" means "s3:*" there (and to mlgate's own
+# policy evaluator). moto 5.2.5's bucket-policy check ignores principals and treats any statement
+# whose condition it cannot evaluate as DENY, so a correct TLS-only policy written as "s3:*" would
+# block every request to the local stack; moto matches actions case-sensitively and skips "S3:*".
+ACTION_ALL = "S3:*"
+
+
 def secure_bucket_policy(bucket: str) -> dict[str, Any]:
     arn = f"arn:aws:s3:::{bucket}"
     return {
@@ -22,7 +29,7 @@ def secure_bucket_policy(bucket: str) -> dict[str, Any]:
                 "Sid": "DenyInsecureTransport",
                 "Effect": "Deny",
                 "Principal": "*",
-                "Action": "s3:*",
+                "Action": ACTION_ALL,
                 "Resource": [arn, f"{arn}/*"],
                 "Condition": {"Bool": {"aws:SecureTransport": "false"}},
             },
@@ -30,7 +37,7 @@ def secure_bucket_policy(bucket: str) -> dict[str, Any]:
                 "Sid": "DenyOldPresignedUrls",
                 "Effect": "Deny",
                 "Principal": "*",
-                "Action": "s3:*",
+                "Action": ACTION_ALL,
                 "Resource": [arn, f"{arn}/*"],
                 "Condition": {"NumericGreaterThan": {"s3:signatureAge": str(PRESIGNED_MAX_AGE_MS)}},
             },

@@ -45,6 +45,7 @@ class StackInfo:
         return {
             **FAKE_CREDENTIALS,
             "AWS_ENDPOINT_URL": self.s3_endpoint,
+            "AWS_CA_BUNDLE": str(Path(self.workdir) / "tls" / "tls-cert.pem"),
             "MLFLOW_S3_ENDPOINT_URL": self.s3_endpoint,
             "MLFLOW_TRACKING_URI": self.tracking_uri,
             "MLFLOW_DISABLE_TELEMETRY": "true",
@@ -83,11 +84,14 @@ def _state_file(workdir: Path) -> Path:
 def running_stack(workdir: Path) -> Iterator[StackInfo]:
     """Start moto and mlflow for the duration of a ``with`` block (tests and the demo)."""
     workdir.mkdir(parents=True, exist_ok=True)
-    moto = start_moto(log_path=workdir / "moto.log")
+    moto = start_moto(log_path=workdir / "moto.log", tls_dir=workdir / "tls")
+    ca = str(workdir / "tls" / "tls-cert.pem")
+    os.environ["AWS_CA_BUNDLE"] = ca
     servers: list[Server] = [moto]
     try:
         buckets = create_buckets(moto.url)
-        mlflow = start_mlflow(workdir / "mlflow", s3_endpoint=moto.url, artifact_bucket=ARTIFACT_BUCKET)
+        mlflow = start_mlflow(workdir / "mlflow", s3_endpoint=moto.url, artifact_bucket=ARTIFACT_BUCKET,
+                              extra_env={"AWS_CA_BUNDLE": ca})
         servers.append(mlflow)
         yield StackInfo(str(workdir), moto.url, mlflow.url, moto.proc.pid, mlflow.proc.pid, buckets)
     finally:
@@ -104,10 +108,13 @@ def up(workdir: Path) -> StackInfo:
         if _alive(info.moto_pid) and _alive(info.mlflow_pid):
             return info
         down(workdir)
-    moto = start_moto(log_path=workdir / "moto.log")
+    moto = start_moto(log_path=workdir / "moto.log", tls_dir=workdir / "tls")
+    ca = str(workdir / "tls" / "tls-cert.pem")
+    os.environ["AWS_CA_BUNDLE"] = ca
     try:
         buckets = create_buckets(moto.url)
-        mlflow = start_mlflow(workdir / "mlflow", s3_endpoint=moto.url, artifact_bucket=ARTIFACT_BUCKET)
+        mlflow = start_mlflow(workdir / "mlflow", s3_endpoint=moto.url, artifact_bucket=ARTIFACT_BUCKET,
+                              extra_env={"AWS_CA_BUNDLE": ca})
     except BaseException:
         moto.stop()
         raise

@@ -21,14 +21,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_http(url: str, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> None:
+def wait_http(url: str, timeout: float, proc: subprocess.Popen[bytes] | None = None,
+              ca_file: Path | None = None) -> None:
+    import ssl
+
+    ctx = ssl.create_default_context(cafile=str(ca_file)) if ca_file else None
     deadline = time.monotonic() + timeout
     last: Exception | None = None
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"server exited with code {proc.returncode} before answering {url}")
         try:
-            with urllib.request.urlopen(url, timeout=2) as r:  # noqa: S310 - loopback URL we built
+            with urllib.request.urlopen(url, timeout=2, context=ctx) as r:  # noqa: S310 - loopback URL we built
                 if r.status < 500:
                     return
         except urllib.error.HTTPError as e:
@@ -72,6 +76,7 @@ def start(
     log_path: Path | None = None,
     timeout: float = 60.0,
     cwd: Path | None = None,
+    ca_file: Path | None = None,
 ) -> Server:
     out = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115 - handed to the child
     proc = subprocess.Popen(
@@ -85,7 +90,7 @@ def start(
     )
     server = Server(name, proc, url, log_path)
     try:
-        wait_http(health, timeout, proc)
+        wait_http(health, timeout, proc, ca_file)
     except BaseException:
         server.stop()
         raise
