@@ -123,7 +123,7 @@ class ExceptionEntry(_Strict):
     """A waiver: the matching findings are reported as waived (never dropped) until ``expires``."""
 
     id: str
-    rule: str = Field(description="Finding id or fnmatch pattern, e.g. MLG-HF-CODE or S3.*")
+    rule: str = Field(description="Finding id, control id (S3.20, ML.3) or fnmatch pattern, e.g. MLG-HF-* or S3.*")
     subject: str = Field(default="*", description="fnmatch pattern on the subject (path, bucket, dataset)")
     checkpoints: tuple[Checkpoint, ...] = ()
     reason: str = Field(min_length=8)
@@ -135,7 +135,10 @@ class ExceptionEntry(_Strict):
             return False
         if self.checkpoints and checkpoint not in self.checkpoints:
             return False
-        return fnmatch.fnmatchcase(finding.id, self.rule) and fnmatch.fnmatchcase(subject, self.subject)
+        rule_hit = fnmatch.fnmatchcase(finding.id, self.rule) or any(
+            fnmatch.fnmatchcase(c, self.rule) for c in finding.controls
+        )
+        return rule_hit and fnmatch.fnmatchcase(subject, self.subject)
 
 
 class PolicyDoc(_Strict):

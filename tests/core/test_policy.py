@@ -147,3 +147,12 @@ def test_default_policy_loads(default_policy_path: Path) -> None:
     assert pol.gates_for("pre-deploy") == ("model-scan",)
     assert pol.digest.startswith("sha256:")
     assert all(e.reason for e in pol.allow_entries)
+
+
+def test_exception_can_name_a_control_id(tmp_path: Path) -> None:
+    pol = load_policy(write(tmp_path, MINIMAL + EXC.format(expires="2999-01-01").replace('"X-*"', "S3.20")))
+    f = Finding(id="s3_bucket_mfa_delete", title="t", severity=Severity.MEDIUM, message="m",
+                location=Location(path="b"), engine="t", controls=("S3.20",))
+    assert pol.judge_findings([f], "models/b", None)[1] is Verdict.PASS
+    other = f.model_copy(update={"controls": ("S3.14",)})
+    assert pol.judge_findings([other], "models/b", None)[1] is Verdict.FAIL

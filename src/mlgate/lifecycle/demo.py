@@ -19,7 +19,7 @@ import yaml
 
 from mlgate.errors import GateFailed
 
-REPO_POLICY = "policies/default.yaml"
+REPO_POLICY = "policies/local-stack.yaml"
 
 
 @dataclass

@@ -29,7 +29,8 @@ def render_console(reports: Sequence[Report], *, color: bool = False, verbose: b
             lines = []
             for f in shown[:6]:
                 tag = "waived " if f.waived else ""
-                lines.append(f"{tag}{f.severity.value.upper()} {f.id}: {f.message}")
+                ctl = f" [{', '.join(f.controls)}]" if f.controls else ""
+                lines.append(f"{tag}{f.severity.value.upper()} {f.id}{ctl}: {f.message}")
             if len(shown) > 6:
                 lines.append(f"... {len(shown) - 6} more")
             table.add_row(

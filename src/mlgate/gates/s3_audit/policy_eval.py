@@ -220,10 +220,7 @@ def _parse_conditions(v: Any, what: str) -> tuple[Condition, ...]:
         if not isinstance(block, dict):
             raise PolicyParseError(f"{what}.{op} must be a mapping of keys to values")
         for key, vals in block.items():
-            if isinstance(vals, list):
-                values = tuple(_cond_value(x) for x in vals)
-            else:
-                values = (_cond_value(vals),)
+            values = tuple(_cond_value(x) for x in vals) if isinstance(vals, list) else (_cond_value(vals),)
             out.append(
                 Condition(
                     operator=str(op), base=m.group(2), if_exists=bool(m.group(3)), qualifier=m.group(1),
@@ -477,9 +474,7 @@ def _narrow(who: set[Who], cond: Condition, values: tuple[str, ...]) -> set[Who]
                 acct = arn_account(v)
                 if key == "aws:principalarn":
                     cand = _aws_principal(v)
-                    if broad or w.kind is WhoKind.ORG:
-                        out.add(cand)
-                    elif w.kind is WhoKind.ACCOUNT and cand.account == w.value:
+                    if broad or w.kind is WhoKind.ORG or (w.kind is WhoKind.ACCOUNT and cand.account == w.value):
                         out.add(cand)
                     elif w.kind is WhoKind.PRINCIPAL and glob_match(v, w.value):
                         out.add(w)

@@ -1,0 +1,109 @@
+"""The S3 audit gate: collect once (boto3, injected session), evaluate purely, judge by policy."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from mlgate.errors import MlgateError, UsageError
+from mlgate.gate import Gate, GateRun, Progress
+from mlgate.gates.s3_audit.config import S3AuditConfig
+from mlgate.gates.s3_audit.inventory import AuditInventory, collect_inventory
+from mlgate.gates.s3_audit.runner import evaluate_inventory
+from mlgate.model import Report
+from mlgate.policy import Policy, default_policy_path, load_policy
+
+if TYPE_CHECKING:  # pragma: no cover
+    import boto3
+
+GATE_ID = "s3-audit"
+
+
+def default_session(profile: str | None = None, region: str | None = None) -> boto3.Session:
+    """A boto3 session from the standard configuration (environment, ``AWS_PROFILE``,
+    ``~/.aws/config``, ``AWS_ENDPOINT_URL``), optionally for one profile/region."""
+    try:
+        import boto3
+        from botocore.exceptions import ProfileNotFound
+    except ImportError as e:  # pragma: no cover - boto3 is in the aws extra
+        raise MlgateError("the S3 audit needs boto3: pip install 'mlgate[aws]'") from e
+    try:
+        return boto3.Session(profile_name=profile, region_name=region)
+    except ProfileNotFound as e:
+        raise UsageError(str(e)) from None
+
+
+class S3AuditGate(Gate[S3AuditConfig]):
+    """Audits S3 buckets (and their account, access points and multi-region access points) for
+    the Security Hub S3 controls and mlgate's ML artifact-store controls."""
+
+    id: ClassVar[str] = GATE_ID
+    config_model: ClassVar[type[S3AuditConfig]] = S3AuditConfig
+    subject_noun: ClassVar[str] = "resource"
+
+    def _check(
+        self,
+        targets: list[str],
+        policy: Policy,
+        checkpoint: str | None,
+        config: S3AuditConfig,
+        progress: Progress,
+        **options: Any,
+    ) -> GateRun:
+        """Options: ``session`` (a boto3 Session; default: the standard configuration),
+        ``inventory`` (an :class:`AuditInventory` to evaluate instead of collecting one),
+        ``max_workers`` (overrides the policy)."""
+        unknown = set(options) - {"session", "inventory", "max_workers"}
+        if unknown:
+            raise UsageError(f"s3-audit: unknown option(s) {sorted(unknown)}")
+        if options.get("max_workers"):
+            config = S3AuditConfig.model_validate({**config.model_dump(), "max_workers": options["max_workers"]})
+        inventory: AuditInventory | None = options.get("inventory")
+        tools: dict[str, str] = {}
+        if inventory is None:
+            session = options.get("session") or default_session()
+            inventory = collect_inventory(session, targets, config, progress)
+            import boto3
+            import botocore
+
+            tools = {"boto3": boto3.__version__, "botocore": botocore.__version__}
+        run = evaluate_inventory(inventory, config)
+        run.tools.update(tools)
+        return run
+
+
+def audit_buckets(
+    buckets: Sequence[str] | None = None,
+    *,
+    policy: Policy | str | Path | None = None,
+    session: boto3.Session | None = None,
+    checkpoint: str | None = None,
+    max_workers: int | None = None,
+    progress: Progress | None = None,
+) -> Report:
+    """Audit S3 buckets and return the judged :class:`~mlgate.model.Report`.
+
+    ``buckets``: names, ``s3://`` URIs or fnmatch patterns; ``None``/empty means the policy's
+    ``gates.s3-audit.buckets``, and if that is empty too, every bucket the credentials can list.
+    ``session``: the boto3 session to use (default: the standard boto3 configuration, so
+    ``AWS_ENDPOINT_URL``, ``AWS_PROFILE`` and regions are honoured). Never exits or prints.
+    """
+    pol = policy if isinstance(policy, Policy) else load_policy(policy if policy is not None else default_policy_path())
+    opts: dict[str, Any] = {}
+    if session is not None:
+        opts["session"] = session
+    if max_workers is not None:
+        opts["max_workers"] = max_workers
+    return S3AuditGate().evaluate(list(buckets or ()), pol, checkpoint, progress, **opts)
+
+
+def evaluate(
+    inventory: AuditInventory,
+    *,
+    policy: Policy | str | Path | None = None,
+    checkpoint: str | None = None,
+) -> Report:
+    """Judge an already collected inventory (no AWS call): for replays and tests."""
+    pol = policy if isinstance(policy, Policy) else load_policy(policy if policy is not None else default_policy_path())
+    return S3AuditGate().evaluate([], pol, checkpoint, None, inventory=inventory)
