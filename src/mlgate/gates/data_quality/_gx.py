@@ -3,6 +3,7 @@ off, and always into an ephemeral context (nothing written to the working direct
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import warnings
@@ -19,8 +20,12 @@ def import_gx() -> ModuleType:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             import great_expectations as gx
-        # GX logs noisy INFO/WARNING lines (e.g. about its own config) on import and use.
+        # GX logs noisy INFO/WARNING lines (temporary docs sites, config) on import and use; some of
+        # its modules pin their own logger to INFO, which bypasses the root level.
         logging.getLogger("great_expectations").setLevel(logging.ERROR)
+        for name, lg in list(logging.root.manager.loggerDict.items()):
+            if name.startswith("great_expectations.") and isinstance(lg, logging.Logger) and lg.level:
+                lg.setLevel(logging.ERROR)
         _GX = gx
     return _GX
 
@@ -32,10 +37,8 @@ def new_context() -> Any:
 
     ctx = gx.get_context(mode="ephemeral")
     ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
-    try:
+    with contextlib.suppress(Exception):  # a GX without the switch: the env var covers it
         ctx.enable_analytics(False)
-    except Exception:  # noqa: S110 - older/newer GX without the switch; the env var covers it
-        pass
     return ctx
 
 

@@ -43,7 +43,7 @@ class ColumnSchema(BaseModel):
 class Fingerprint(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    scheme: Literal["mlgate.dataset-fingerprint/v1"] = SCHEME
+    scheme: Literal["mlgate.dataset-fingerprint/v1"] = "mlgate.dataset-fingerprint/v1"
     format: str
     files: tuple[FileDigest, ...]
     bytes: int

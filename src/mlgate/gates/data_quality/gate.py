@@ -12,6 +12,7 @@ id                        kind         when
 ``DQ-SCHEMA-MISMATCH``    issue        the files of a partitioned dataset disagree on columns
 ``DQ-EXPECTATION-ERROR``  error        Great Expectations could not evaluate an expectation
 ``DQ-READ-ERROR``         error        a file is missing, unreadable or corrupt (reader's message)
+``DQ-DUPLICATE-COLUMNS``  error        two columns share a name (ambiguous)
 ``DQ-UNSUPPORTED-FILE``   unsupported  a file in the dataset is not of the dataset's format
 ``DQ-MIXED-FORMATS``      unsupported  a folder holds more than one format
 ``DQ-SYMLINK``            unsupported  symlinks are refused
@@ -25,6 +26,7 @@ Suites and the dataset -> suite mapping are policy: a missing or invalid suite i
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -54,10 +56,8 @@ def resolve_suite_path(dataset: str, suite: str | Path | None, config: DataQuali
         return Path(suite)
     aliases: list[str] = []
     if "://" not in dataset:
-        try:
+        with contextlib.suppress(OSError):
             aliases.append(Path(dataset).resolve().as_posix())
-        except OSError:
-            pass
     mapped = config.suite_for(dataset, *aliases)
     if mapped is None:
         raise PolicyError(
@@ -203,10 +203,8 @@ def _tools(gx_version: str) -> dict[str, str]:
 
     tools = {"great_expectations": gx_version}
     for pkg in ("pandas", "pyarrow"):
-        try:
+        with contextlib.suppress(PackageNotFoundError):
             tools[pkg] = version(pkg)
-        except PackageNotFoundError:  # pragma: no cover
-            pass
     return tools
 
 
@@ -219,6 +217,7 @@ def _problem_finding(target: str, p: Any) -> Finding:
         "DQ-SYMLINK": "Symlink in the dataset",
         "DQ-SPECIAL-FILE": "Special file in the dataset",
         "DQ-LIMIT": "Dataset exceeds a memory limit",
+        "DQ-DUPLICATE-COLUMNS": "Dataset has duplicate column names",
     }
     member = p.path if p.path and p.path != target else None
     return Finding(

@@ -400,7 +400,9 @@ def parse(buf: bytearray | bytes, fmt: str, rel: str) -> pa.Table | None:
         if fmt == "csv":
             import pyarrow.csv as pcsv
 
-            return pcsv.read_csv(source, convert_options=pcsv.ConvertOptions(strings_can_be_null=True))
+            # Quoted fields may hold newlines (as pandas reads them); empty strings are nulls (as in pandas).
+            return pcsv.read_csv(source, parse_options=pcsv.ParseOptions(newlines_in_values=True),
+                                 convert_options=pcsv.ConvertOptions(strings_can_be_null=True))
         if fmt == "parquet":
             import pyarrow.parquet as pq
 
@@ -413,6 +415,31 @@ def parse(buf: bytearray | bytes, fmt: str, rel: str) -> pa.Table | None:
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ReadError(f"{rel}: not a valid {fmt} file: {msg}") from None
     raise ReadError(f"{rel}: unsupported format {fmt!r}")
+
+
+def release_memory() -> None:
+    """Give memory that Arrow freed (parse temporaries) back to the OS now, not at the allocator's
+    leisure: it keeps the peak of the next step down."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+
+
+# Nested and binary columns become Python objects in pandas (several times their Arrow size).
+NESTED_WEIGHT = 8
+
+
+def decoded_bytes(table: pa.Table) -> int:
+    """The memory the decoded table stands for: its Arrow size, with nested/binary columns
+    weighted (they turn into Python objects in pandas)."""
+    import pyarrow.types as pt
+
+    total = 0
+    for col in table.columns:
+        t = col.type
+        heavy = pt.is_nested(t) or pt.is_binary(t) or pt.is_large_binary(t) or pt.is_fixed_size_binary(t)
+        total += col.nbytes * (NESTED_WEIGHT if heavy else 1)
+    return total
 
 
 def _sha256(buf: bytearray) -> str:
@@ -428,10 +455,6 @@ class LoadedData:
     schema_issues: list[str] = field(default_factory=list)
     fingerprint: Fingerprint | None = None
 
-    @property
-    def complete(self) -> bool:
-        return self.table is not None and not self.problems
-
 
 def _add_partitions(table: pa.Table, f: DataFile) -> pa.Table:
     import pyarrow as pa
@@ -445,8 +468,6 @@ def _add_partitions(table: pa.Table, f: DataFile) -> pa.Table:
 
 def load(listing: Listing, backend: Backend, cfg: DataQualityConfig) -> LoadedData:
     """Read, hash and parse every file of ``listing`` in order; build one table and the fingerprint."""
-    import pyarrow as pa
-
     out = LoadedData(listing=listing, problems=list(listing.problems))
     limits: MemoryLimits = cfg.memory
     if listing.format is None and (listing.files or listing.problems):
@@ -485,6 +506,7 @@ def load(listing: Listing, backend: Backend, cfg: DataQualityConfig) -> LoadedDa
             digest = digest_future.result()
             size = len(buf)
             del buf
+            release_memory()
             out.files.append(FileDigest(path=f.rel, sha256=digest, bytes=size,
                                         rows=(table.num_rows if table is not None else 0) if ok else None))
             if failed:
@@ -492,7 +514,7 @@ def load(listing: Listing, backend: Backend, cfg: DataQualityConfig) -> LoadedDa
                 continue
             if table is None:
                 continue
-            table_bytes += table.nbytes
+            table_bytes += decoded_bytes(table)
             if table_bytes > limits.max_table_bytes:
                 out.problems.append(Problem(
                     "DQ-LIMIT", "unsupported", f.rel,
@@ -504,6 +526,13 @@ def load(listing: Listing, backend: Backend, cfg: DataQualityConfig) -> LoadedDa
         return out
     out.table, out.schema_issues = _unify(tables, out)
     if out.table is None:
+        return out
+    names = out.table.column_names
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:  # ambiguous: which 'label' would the trainer read? pandas renames, GX errors
+        out.problems.append(Problem("DQ-DUPLICATE-COLUMNS", "error", listing.uri,
+                                    f"duplicate column names {dupes}: the dataset is ambiguous"))
+        out.table = None
         return out
     columns = [ColumnSchema(name=fld.name, type=str(fld.type)) for fld in out.table.schema]
     out.fingerprint = Fingerprint.build(fmt, out.files, out.table.num_rows, columns)

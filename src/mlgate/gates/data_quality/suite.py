@@ -114,8 +114,11 @@ class SuiteSpec:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and not (isinstance(v, float) and math.isnan(v))
+def _number(v: Any) -> float | None:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return None
+    f = float(v)
+    return None if math.isnan(f) or math.isinf(f) else f
 
 
 def _find_parameter(value: Any, path: str) -> str | None:
@@ -141,14 +144,14 @@ def row_count_lower_bound(e: ExpectationSpec) -> int:
     if e.kwargs.get("row_condition"):
         return 0  # a conditional count says nothing about the table
     if e.type == "expect_table_row_count_to_be_between":
-        lo = e.kwargs.get("min_value")
-        if not _is_number(lo):
+        lo = _number(e.kwargs.get("min_value"))
+        if lo is None:
             return 0
         bound = math.floor(lo) + 1 if e.kwargs.get("strict_min") else math.ceil(lo)
         return max(0, int(bound))
     if e.type == "expect_table_row_count_to_equal":
-        v = e.kwargs.get("value")
-        return max(0, int(v)) if _is_number(v) and float(v).is_integer() else 0
+        v = _number(e.kwargs.get("value"))
+        return max(0, int(v)) if v is not None and v.is_integer() else 0
     return 0
 
 
@@ -268,7 +271,7 @@ def build_gx_expectations(suite: SuiteSpec) -> list[Any]:
     from mlgate.gates.data_quality._gx import import_gx
 
     gx = import_gx()
-    from great_expectations.exceptions import ExpectationNotFoundError
+    from great_expectations.exceptions.exceptions import ExpectationNotFoundError
     from great_expectations.expectations.registry import (
         get_expectation_impl,
         list_registered_expectation_implementations,
@@ -285,7 +288,7 @@ def build_gx_expectations(suite: SuiteSpec) -> list[Any]:
             hint = f"; did you mean {close[0]}?" if close else ""
             raise PolicyError(
                 suite.path, f"{e.field}.type",
-                f"unknown expectation type {e.type!r}: Great Expectations {gx.__version__} does not ship it{hint}",
+                f"unknown expectation type {e.type!r}: not registered in Great Expectations {gx.__version__}{hint}",
             ) from None
         args: dict[str, Any] = dict(e.kwargs)
         if e.meta:
