@@ -90,16 +90,22 @@ def _s3_download(uri: str, dest: Path, session: Any | None) -> dict[str, str]:
     versions: dict[str, str] = {}
     try:
         keys: list[dict[str, Any]] = []
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        # s3://b/models/tiny means the object "models/tiny" or the folder "models/tiny/", never
+        # "models/tiny-other/..." (a plain prefix match would pull in a neighbour).
+        folder = prefix if (not prefix or prefix.endswith("/")) else prefix + "/"
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=folder):
             keys.extend(page.get("Contents", []))
+        single = False
+        if not keys and prefix and not prefix.endswith("/"):
+            head = s3.head_object(Bucket=bucket, Key=prefix)
+            keys, single = [{"Key": prefix, "Size": head.get("ContentLength", 0)}], True
         if not keys:
             raise StagingError(f"{uri}: no objects")
-        single = len(keys) == 1 and keys[0]["Key"] == prefix
         for obj in keys:
             key = obj["Key"]
             if key.endswith("/"):
                 continue
-            rel = PurePosixPath(key).name if single else _safe_rel(key, prefix.rstrip("/") + "/" if prefix else "")
+            rel = PurePosixPath(key).name if single else _safe_rel(key, folder)
             target = dest / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             resp = s3.get_object(Bucket=bucket, Key=key)
