@@ -147,6 +147,8 @@ def run_demo(workdir: Path, echo: Callable[[str], None] = print) -> list[CaseRes
     echo(f"starting the local stack under {workdir} (moto S3 + mlflow server on 127.0.0.1) ...")
     with running_stack(workdir / "stack") as info:
         os.environ.update(info.env())
+        # Prefect logs every expected gate failure with a traceback; the demo prints its own lines.
+        os.environ["PREFECT_LOGGING_LEVEL"] = os.environ.get("MLGATE_DEMO_PREFECT_LOG_LEVEL", "CRITICAL")
         echo(f"  S3 {info.s3_endpoint}   MLflow {info.tracking_uri}")
         configs = prepare(workdir, info, repo)
         flows = _load_flows(repo)

@@ -267,7 +267,9 @@ def verify_version(ctx: Context, version: str, checkpoint: str = "pre-deploy") -
     mv = client.get_model_version(name, version)
     tags = dict(mv.tags or {})
     work = ctx.run_dir / f"verify-v{version}"
-    copy = stage(f"models:/{name}/{version}", work / "model", tracking_uri=cfg.doc.tracking_uri)
+    # The version's source is what the registry points at: fetch exactly those bytes (a models:/
+    # download would add MLflow's own registered_model_meta file).
+    copy = stage(mv.source, work / "model", tracking_uri=cfg.doc.tracking_uri)
     if tags.get("mlgate.verdict") != "pass":
         raise GateFailed(checkpoint, "registry", f"version {version} is not tagged mlgate.verdict=pass "
                          f"({tags.get('mlgate.verdict')!r})")

@@ -125,13 +125,19 @@ def _s3_download(uri: str, dest: Path, session: Any | None) -> dict[str, str]:
     return versions
 
 
-def _mlflow_download(uri: str, dest: Path, tracking_uri: str | None) -> None:
+def _mlflow_download(uri: str, dest: Path, tracking_uri: str | None) -> Path:
+    """Download into ``dest``; returns the downloaded file or folder (MLflow nests an artifact
+    folder under its own name)."""
     import mlflow
 
     try:
-        mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(dest), tracking_uri=tracking_uri)
+        got = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(dest), tracking_uri=tracking_uri)
     except Exception as e:
         raise StagingError(f"{uri}: download failed: {e}") from e
+    if uri.startswith("models:/"):
+        # MLflow writes this metadata file into every models:/ download; it is not the version's bytes.
+        (Path(got) / "registered_model_meta").unlink(missing_ok=True)
+    return Path(got)
 
 
 def stage(uri: str, dest: Path, *, session: Any | None = None, tracking_uri: str | None = None) -> StagedCopy:
@@ -146,8 +152,7 @@ def stage(uri: str, dest: Path, *, session: Any | None = None, tracking_uri: str
         path = dest
     elif uri.startswith(("models:/", "runs:/", "mlflow-artifacts:/")):
         dest.mkdir()
-        _mlflow_download(uri, dest, tracking_uri)
-        path = dest
+        path = _mlflow_download(uri, dest, tracking_uri)
     else:
         src = Path(uri)
         _copy_local(src, dest)

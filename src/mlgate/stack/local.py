@@ -46,6 +46,8 @@ class StackInfo:
             **FAKE_CREDENTIALS,
             "AWS_ENDPOINT_URL": self.s3_endpoint,
             "AWS_CA_BUNDLE": str(Path(self.workdir) / "tls" / "tls-cert.pem"),
+            # MLflow clients download proxied artifacts through presigned S3 URLs with requests
+            "REQUESTS_CA_BUNDLE": str(Path(self.workdir) / "tls" / "tls-cert.pem"),
             "MLFLOW_S3_ENDPOINT_URL": self.s3_endpoint,
             "MLFLOW_TRACKING_URI": self.tracking_uri,
             "MLFLOW_DISABLE_TELEMETRY": "true",
