@@ -38,7 +38,9 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "audit-s3": ("mlgate.commands.audit_s3:audit_s3", "Audit S3 buckets for misconfigurations."),
     "policy": ("mlgate.commands.policy:policy", "Validate and inspect policies."),
     "samples": ("mlgate.commands.samples:samples", "Write inert sample model folders (clean and poisoned)."),
-    "demo": ("mlgate.commands.demo:demo", "Run the end-to-end demonstration."),
+    "demo": ("mlgate.commands.demo:demo", "Run the end-to-end demonstration on the embedded stack."),
+    "run": ("mlgate.commands.run:run", "Run a pipeline's gated lifecycle, train, publish or deploy flow."),
+    "stack": ("mlgate.commands.stack:stack", "Start, stop and inspect the embedded local stack."),
 }
 
 
