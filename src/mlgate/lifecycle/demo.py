@@ -102,7 +102,7 @@ def prepare(workdir: Path, info: Any, repo: Path) -> dict[str, Path]:
         "deploy": {"alias": "production", "target": "folder", "folder": str(workdir / "serving")},
         "work_dir": str(workdir / "runs"),
     }
-    variants = {
+    variants: dict[str, dict[str, Any]] = {
         "clean": {},
         "poisoned-base-model": {"base_models": {"tiny": f"s3://{DATA_BUCKET}/base-models/tiny-poisoned"}},
         "poisoned-data": {"datasets": {"train": {**base["datasets"]["train"],
@@ -127,6 +127,8 @@ def tamper_latest_artifact(info: Any, model_name: str) -> str:
 
     client = MlflowClient(tracking_uri=info.tracking_uri)
     mv = max(client.search_model_versions(f"name='{model_name}'"), key=lambda v: int(v.version))
+    if not mv.run_id:
+        raise ValueError(f"version {mv.version} has no run")
     run = client.get_run(mv.run_id)
     # mlflow-artifacts:/<exp>/<run>/artifacts -> s3://<bucket>/mlflow/<exp>/<run>/artifacts
     rel = run.info.artifact_uri.split("mlflow-artifacts:/", 1)[1].lstrip("/")

@@ -342,7 +342,7 @@ def deploy_to_target(ctx: Context, copy: StagedCopy, version: str) -> str:
 
     if not spec.deployments_uri or not spec.endpoint:
         raise MlgateError(f"{ctx.cfg.path}: deploy.deployments_uri and deploy.endpoint are required")
-    dc = get_deploy_client(spec.deployments_uri)
+    dc = get_deploy_client(spec.deployments_uri)  # type: ignore[no-untyped-call]
     model_uri = str(copy.path)
     try:
         dc.get_deployment(spec.endpoint)

@@ -45,13 +45,15 @@ class ModelSigningKey:
         if self.private_key is None:
             raise VerificationError("no private key configured for signing")
         signature_path.parent.mkdir(parents=True, exist_ok=True)
-        signing.Config().use_elliptic_key_signer(private_key=self.private_key).sign(model_dir, signature_path)
+        cfg = signing.Config()  # type: ignore[no-untyped-call]
+        cfg.use_elliptic_key_signer(private_key=self.private_key).sign(model_dir, signature_path)
 
     def verify_model(self, model_dir: Path, signature_path: Path) -> None:
         from model_signing import verifying
 
         try:
-            verifying.Config().use_elliptic_key_verifier(public_key=self.public_key).verify(model_dir, signature_path)
+            cfg = verifying.Config()  # type: ignore[no-untyped-call]
+            cfg.use_elliptic_key_verifier(public_key=self.public_key).verify(model_dir, signature_path)
         except Exception as e:  # model_signing raises ValueError naming the changed file
             raise VerificationError(f"model signature does not verify: {e}") from e
 

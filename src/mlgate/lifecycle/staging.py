@@ -94,7 +94,7 @@ def _s3_download(uri: str, dest: Path, session: Any | None) -> dict[str, str]:
         # "models/tiny-other/..." (a plain prefix match would pull in a neighbour).
         folder = prefix if (not prefix or prefix.endswith("/")) else prefix + "/"
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=folder):
-            keys.extend(page.get("Contents", []))
+            keys.extend(dict(o) for o in page.get("Contents", []))
         single = False
         if not keys and prefix and not prefix.endswith("/"):
             head = s3.head_object(Bucket=bucket, Key=prefix)
