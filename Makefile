@@ -10,7 +10,7 @@ help:
 	@echo "make demo   - set up (first run) and run the mlgate demo"
 	@echo "make test   - set up (first run) and run lint, type checks and the test suite"
 
-$(STAMP): pyproject.toml constraints.txt infra/bootstrap.sh
+$(STAMP): pyproject.toml constraints.txt infra/bootstrap.sh $(wildcard plugins/*/pyproject.toml)
 	bash infra/bootstrap.sh
 	@touch $@
 

@@ -21,4 +21,10 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check "pip>=24"
 .venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[all,dev]"
+# The MLflow registry guard is its own distribution (it runs inside the MLflow server); the
+# tests start `mlflow server` from this venv, so it is installed here too.
+for plugin in plugins/*/pyproject.toml; do
+  [ -f "$plugin" ] || continue
+  .venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt --no-deps -e "$(dirname "$plugin")"
+done
 .venv/bin/python -m pip check
