@@ -260,7 +260,9 @@ class Policy:
                 verdicts.append(v)
                 reasons.append(f"{f.id}: {f.title}")
         verdict = Verdict.worst(verdicts) if verdicts else Verdict.PASS
-        return judged, verdict, "; ".join(dict.fromkeys(reasons))
+        uniq = list(dict.fromkeys(reasons))
+        more = f" (+{len(uniq) - 3} more)" if len(uniq) > 3 else ""
+        return judged, verdict, "; ".join(uniq[:3]) + more
 
     def expired_exceptions(self, today: _dt.date | None = None) -> list[ExceptionEntry]:
         today = today or _dt.date.today()

@@ -28,6 +28,10 @@ def validate(path: Path | None) -> int:
     for gid in gate_ids:
         gate = load_gate(gid)
         pol.gate_config(gid, gate.config_model)
+    if "data-quality" in gate_ids:
+        from mlgate.gates.data_quality import validate_policy_suites
+
+        validate_policy_suites(pol)  # every mapped suite exists and has a row-count lower bound
     click.echo(f"{pol.path}: valid policy {pol.name!r} ({pol.digest})", err=True)
     click.echo(
         f"  gates: {', '.join(gate_ids)}; {len(pol.allow_entries)} allowlist entries; "
