@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -31,6 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from _machine import machine  # bench/ is on sys.path when a bench script runs
 
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
@@ -147,31 +148,6 @@ def measure(argv: list[str], env: dict[str, str]) -> dict[str, Any]:
     if res["code"] not in (0, 1):
         raise SystemExit(f"child failed ({res['code']}): {' '.join(argv)}\n{res['err']}")
     return res
-
-
-def machine() -> str:
-    cpu = platform.processor() or "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = ""
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                mem = f", {int(line.split()[1]) // 1024} MiB RAM"
-    except OSError:
-        pass
-    import great_expectations  # noqa: F401 - version only
-    import pandas
-    import pyarrow
-
-    gxv = sys.modules["great_expectations"].__version__
-    return (f"{os.cpu_count()} CPU(s) {cpu}{mem}; Python {platform.python_version()} on {platform.system()} "
-            f"{platform.release()}; great_expectations {gxv}, pandas {pandas.__version__}, pyarrow {pyarrow.__version__}")
 
 
 def main() -> int:

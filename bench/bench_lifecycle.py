@@ -20,8 +20,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_scan import machine
+from _machine import machine  # bench/ is on sys.path when a bench script runs
 
 
 def gated(cfg_path: Path, t: dict[str, list[float]]) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shutil
 import statistics
 import struct
@@ -23,24 +22,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from _machine import machine  # bench/ is on sys.path when a bench script runs
+
 REPO = Path(__file__).resolve().parents[1]
 MLGATE = [sys.executable, "-m", "mlgate.cli"]
 POLICY = str(REPO / "policies" / "default.yaml")
-
-
-def machine() -> str:
-    cpu = "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return (
-        f"{platform.node()} | {os.cpu_count()} cores | {cpu} | {mem:.1f} GiB RAM | Python {platform.python_version()}"
-    )
 
 
 def run_timed(argv: list[str]) -> tuple[float, int, int]:

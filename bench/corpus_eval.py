@@ -34,6 +34,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from _machine import cpu_model  # noqa: E402 - bench/ is on sys.path when a bench script runs
 from tests.model_scan.corpus import Sample, generate  # noqa: E402
 from tests.model_scan.corpus.benign import BENIGN  # noqa: E402
 from tests.model_scan.corpus.malicious import MALICIOUS  # noqa: E402
@@ -77,14 +78,7 @@ def modelscan_outcome(path: Path) -> str:
 
 
 def machine() -> dict[str, str]:
-    cpu = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     versions = {}
     for dist in ("mlgate", "modelscan", "torch", "numpy", "scikit-learn", "joblib", "pandas", "safetensors", "skops"):
         try:
