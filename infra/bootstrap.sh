@@ -25,6 +25,6 @@ fi
 # tests start `mlflow server` from this venv, so it is installed here too.
 for plugin in plugins/*/pyproject.toml; do
   [ -f "$plugin" ] || continue
-  .venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt --no-deps -e "$(dirname "$plugin")"
+  .venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt --no-deps --no-build-isolation -e "$(dirname "$plugin")"
 done
 .venv/bin/python -m pip check

@@ -39,6 +39,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "policy": ("mlgate.commands.policy:policy", "Validate and inspect policies."),
     "samples": ("mlgate.commands.samples:samples", "Write inert sample model folders (clean and poisoned)."),
     "demo": ("mlgate.commands.demo:demo", "Run the end-to-end demonstration on the embedded stack."),
+    "hooks": ("mlgate.commands.hooks:hooks", "MLflow registry webhooks: receiver, worker, registration."),
     "run": ("mlgate.commands.run:run", "Run a pipeline's gated lifecycle, train, publish or deploy flow."),
     "stack": ("mlgate.commands.stack:stack", "Start, stop and inspect the embedded local stack."),
 }

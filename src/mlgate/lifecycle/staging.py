@@ -130,14 +130,34 @@ def _mlflow_download(uri: str, dest: Path, tracking_uri: str | None) -> Path:
     folder under its own name)."""
     import mlflow
 
+    source = _resolve_model_uri(uri, tracking_uri) if uri.startswith("models:/") else uri
     try:
-        got = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(dest), tracking_uri=tracking_uri)
+        got = mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=str(dest), tracking_uri=tracking_uri)
     except Exception as e:
         raise StagingError(f"{uri}: download failed: {e}") from e
-    if uri.startswith("models:/"):
-        # MLflow writes this metadata file into every models:/ download; it is not the version's bytes.
-        (Path(got) / "registered_model_meta").unlink(missing_ok=True)
     return Path(got)
+
+
+def _resolve_model_uri(uri: str, tracking_uri: str | None) -> str:
+    """``models:/name/version`` or ``models:/name@alias`` -> the version's source. Downloading the
+    source gives exactly the registered bytes (a ``models:/`` download adds MLflow's own
+    ``registered_model_meta`` file)."""
+    from mlflow.tracking import MlflowClient
+
+    rest = uri[len("models:/") :]
+    client = MlflowClient(tracking_uri=tracking_uri)
+    try:
+        if "@" in rest:
+            name, alias = rest.rsplit("@", 1)
+            mv = client.get_model_version_by_alias(name, alias)
+        else:
+            name, _, version = rest.rpartition("/")
+            if not name:  # models:/m-<id> (a logged model): let MLflow resolve it
+                return uri
+            mv = client.get_model_version(name, version)
+    except Exception as e:
+        raise StagingError(f"{uri}: cannot resolve: {e}") from e
+    return str(mv.source)
 
 
 def stage(uri: str, dest: Path, *, session: Any | None = None, tracking_uri: str | None = None) -> StagedCopy:

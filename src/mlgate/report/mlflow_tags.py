@@ -42,9 +42,13 @@ def mlflow_tags(
         tags["mlgate.attestation_sha256"] = attestation_sha256
     if signature_path:
         tags["mlgate.signature"] = signature_path
-    out = {k: v[:MAX_TAG] for k, v in tags.items()}
+    # Order matters to the registry guard: the signed envelope first, the verdict last (a passing
+    # verdict is refused unless a valid envelope is already on the version).
+    out: dict[str, str] = {}
     if attestation_envelope is not None:
         if len(attestation_envelope) > MAX_TAG:
             raise ValueError("attestation envelope too large for a tag")
         out["mlgate.attestation_envelope"] = attestation_envelope  # never truncated: it is signed
+    out.update({k: v[:MAX_TAG] for k, v in tags.items() if k != "mlgate.verdict"})
+    out["mlgate.verdict"] = tags["mlgate.verdict"]
     return out

@@ -88,6 +88,8 @@ def start(
         start_new_session=True,
         cwd=cwd,
     )
+    if log_path:
+        out.close()  # the child has its own copy
     server = Server(name, proc, url, log_path)
     try:
         wait_http(health, timeout, proc, ca_file)

@@ -1,0 +1,288 @@
+"""What a registry event means for a model version (the logic behind ``flows/registry_hooks.py``).
+
+One idempotent step, :func:`process_version`, re-reads the version and brings it to a checked
+state, whatever event triggered it:
+
+* already quarantined -> leave it (only make sure it holds no alias);
+* tagged ``mlgate.verdict=pass`` -> verify the evidence against the bytes stored now (signature
+  by the configured key, exact source, manifest, not revoked); quarantine if it does not hold;
+* otherwise (new, hand-registered, from a notebook, from another team's job) -> download the
+  bytes at the version's storage location, scan them at ``pre-publish`` under the policy, then
+  sign and tag (envelope first, verdict last) or quarantine.
+
+Events that trigger it: ``model_version.created``; ``model_version_tag.set`` of a passing
+``mlgate.verdict`` or of ``mlgate.attestation_envelope``; ``model_version_tag.deleted`` of the
+envelope; ``model_version_alias.created`` for a protected alias. Everything else is recorded as
+ignored.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlgate.digest import manifest_of
+from mlgate.errors import UsageError
+from mlgate.lifecycle.staging import StagedCopy, StagingError, hash_tree
+from mlgate.model import Verdict
+from mlgate.registry import tags as T
+from mlgate.registry.quarantine import EventEmitter, quarantine
+from mlgate.registry.verify import EvidenceError, check_attestation, check_manifest, load_public_keys
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT = "pre-publish"
+DEFAULT_EXPERIMENT = "mlgate-registry-hooks"
+
+
+@dataclass(frozen=True)
+class HookSettings:
+    tracking_uri: str
+    policy_path: Path
+    private_key: Path
+    public_key: Path
+    work_dir: Path
+    protected_aliases: frozenset[str]
+    experiment: str = DEFAULT_EXPERIMENT
+    emit_events: bool = True
+
+    @classmethod
+    def from_env(cls, tracking_uri: str | None = None, env: Mapping[str, str] | None = None) -> HookSettings:
+        """``MLFLOW_TRACKING_URI``, ``MLGATE_POLICY``, ``MLGATE_SIGNING_KEY``, ``MLGATE_PUBLIC_KEY``,
+        ``MLGATE_PROTECTED_ALIASES``, ``MLGATE_HOOK_WORK_DIR``, ``MLGATE_HOOK_EXPERIMENT``."""
+        from mlgate.policy import default_policy_path
+
+        e = os.environ if env is None else env
+        uri = tracking_uri or e.get("MLFLOW_TRACKING_URI")
+        if not uri:
+            raise UsageError("no tracking URI: pass --tracking-uri or set MLFLOW_TRACKING_URI")
+        priv, pub = e.get("MLGATE_SIGNING_KEY"), e.get("MLGATE_PUBLIC_KEY")
+        if not priv or not pub:
+            raise UsageError("MLGATE_SIGNING_KEY and MLGATE_PUBLIC_KEY must name the signing key pair (PEM files)")
+        policy = e.get("MLGATE_POLICY")
+        work = e.get("MLGATE_HOOK_WORK_DIR") or os.path.join(tempfile.gettempdir(), "mlgate-hooks")
+        return cls(
+            tracking_uri=uri,
+            policy_path=Path(policy) if policy else default_policy_path(),
+            private_key=Path(priv),
+            public_key=Path(pub),
+            work_dir=Path(work),
+            protected_aliases=T.parse_protected_aliases(e.get("MLGATE_PROTECTED_ALIASES")),
+            experiment=e.get("MLGATE_HOOK_EXPERIMENT") or DEFAULT_EXPERIMENT,
+        )
+
+    def is_protected(self, alias: str) -> bool:
+        return alias.strip().casefold() in self.protected_aliases
+
+    def validate(self) -> None:
+        """Fail at start-up, not on the first event: the key pair and the policy must load."""
+        from mlgate.evidence.attestation import load_private_key
+        from mlgate.policy import load_policy
+
+        try:
+            load_private_key(self.private_key)
+            load_public_keys(str(self.public_key))
+        except Exception as e:
+            raise UsageError(f"the signing key pair does not load: {e}") from None
+        load_policy(self.policy_path)
+
+
+def _client(settings: HookSettings) -> Any:
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=settings.tracking_uri)
+
+
+def _not_found(e: Exception) -> bool:
+    return getattr(e, "error_code", None) == "RESOURCE_DOES_NOT_EXIST"
+
+
+def trigger_of(payload: Mapping[str, Any], settings: HookSettings) -> tuple[str, str] | None:
+    """``(name, version)`` if the event needs a version to be (re)checked, else None."""
+    kind = f"{payload.get('entity')}.{payload.get('action')}"
+    raw = payload.get("data")
+    data: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+    name, version = data.get("name"), data.get("version")
+    if not isinstance(name, str) or not name or version is None or str(version) == "":
+        return None
+    key = data.get("key")
+    relevant = (
+        kind == "model_version.created"
+        or (kind == "model_version_tag.set" and ((key == T.VERDICT and T.is_passing(data.get("value")))
+                                                  or key == T.ENVELOPE))
+        or (kind == "model_version_tag.deleted" and key == T.ENVELOPE)
+        or (kind == "model_version_alias.created" and settings.is_protected(str(data.get("alias") or "")))
+    )
+    return (name, str(version)) if relevant else None
+
+
+def fetch_version(client: Any, name: str, version: str, dest: Path, tracking_uri: str) -> StagedCopy:
+    """Download the bytes at the version's storage location (what the registry guard hashes),
+    not ``models:/name/version`` (MLflow adds a ``registered_model_meta`` file to those)."""
+    import mlflow
+
+    uri = str(client.get_model_version_download_uri(name, version))
+    dest.mkdir(parents=True, exist_ok=False)
+    try:
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(dest),
+                                                         tracking_uri=tracking_uri))
+    except Exception as e:
+        raise StagingError(f"{uri}: download failed: {e}") from e
+    if not local.is_dir():
+        raise StagingError(f"{uri}: the version's location is not a folder")
+    files = hash_tree(local)
+    if not files:
+        raise StagingError(f"{uri}: no files")
+    return StagedCopy(uri=uri, path=local, files=files, manifest_sha256=manifest_of(files), source_versions={})
+
+
+def verify_evidence(mv: Any, copy: StagedCopy, settings: HookSettings) -> dict[str, Any]:
+    tags = dict(mv.tags or {})
+    payload = check_attestation(tags.get(T.ENVELOPE), load_public_keys(str(settings.public_key)), source=mv.source,
+                                revoked=T.parse_revoked(tags.get(T.REVOKED)))
+    check_manifest(payload, copy.manifest_sha256)
+    return payload
+
+
+def _experiment_id(client: Any, name: str) -> str:
+    exp = client.get_experiment_by_name(name)
+    if exp is not None:
+        return str(exp.experiment_id)
+    try:
+        return str(client.create_experiment(name))
+    except Exception:
+        exp = client.get_experiment_by_name(name)  # another worker created it meanwhile
+        if exp is None:
+            raise
+        return str(exp.experiment_id)
+
+
+def process_version(
+    client: Any,
+    settings: HookSettings,
+    name: str,
+    version: str,
+    *,
+    trigger: str = "",
+    delivery_id: str | None = None,
+    emitter: EventEmitter | None = None,
+) -> dict[str, Any]:
+    base: dict[str, Any] = {"name": name, "version": version, "trigger": trigger}
+
+    def _quarantine(reason: str) -> dict[str, Any]:
+        q = quarantine(client, name, version, reason, emit_event=settings.emit_events, emitter=emitter)
+        return {**base, "action": "quarantined", "reason": reason, "removed_aliases": q.removed_aliases,
+                "event_emitted": q.event_emitted}
+
+    try:
+        mv = client.get_model_version(name, version)
+    except Exception as e:
+        if _not_found(e):
+            return {**base, "action": "gone"}
+        raise
+    tags = dict(mv.tags or {})
+    if tags.get(T.VERDICT) == T.QUARANTINED:
+        if mv.aliases:
+            return _quarantine(tags.get(T.QUARANTINE_REASON) or "still quarantined")
+        return {**base, "action": "already-quarantined"}
+
+    settings.work_dir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f"event-{uuid.uuid4().hex[:8]}-", dir=settings.work_dir))
+    try:
+        copy = fetch_version(client, name, version, work / "model", settings.tracking_uri)
+        base["manifest_sha256"] = copy.manifest_sha256
+        if T.is_passing(tags.get(T.VERDICT)):
+            try:
+                verify_evidence(mv, copy, settings)
+            except EvidenceError as e:
+                return _quarantine(f"mlgate.verdict is 'pass' but the evidence does not hold: {e}")
+            return {**base, "action": "verified"}
+        return _scan_and_decide(client, settings, mv, copy, work, base, delivery_id, _quarantine)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _scan_and_decide(client: Any, settings: HookSettings, mv: Any, copy: StagedCopy, work: Path,
+                     base: dict[str, Any], delivery_id: str | None,
+                     _quarantine: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
+    from mlgate.lifecycle.checkpoints import run_checkpoint
+    from mlgate.lifecycle.pipeline import attach_evidence
+    from mlgate.policy import load_policy
+    from mlgate.report import render
+
+    name, version = mv.name, str(mv.version)
+    outcome = run_checkpoint(CHECKPOINT, load_policy(settings.policy_path), scan_paths=[str(copy.path)])
+    run = client.create_run(
+        _experiment_id(client, settings.experiment),
+        run_name=f"mlgate {name} v{version}",
+        tags={"mlgate.checkpoint": CHECKPOINT, "mlgate.registry_hook": "true", "mlgate.subject": f"{name}/{version}",
+              "mlgate.delivery_id": delivery_id or "-", "mlgate.source": mv.source[:5000]},
+    )
+    run_id = run.info.run_id
+    verdict = outcome.verdict
+    base["verdict"] = verdict.value
+    base["evidence_run_id"] = run_id
+    if verdict is not Verdict.PASS:
+        folder = work / "evidence"
+        folder.mkdir()
+        (folder / "report.json").write_text(render(outcome.reports, "json"))
+        (folder / "report.sarif").write_text(render(outcome.reports, "sarif"))
+        client.log_artifacts(run_id, str(folder), "mlgate")
+        client.set_tag(run_id, "mlgate.verdict", verdict.value)
+        client.set_terminated(run_id, "FAILED")
+        bad = next((r for r in outcome.reports if r.verdict is verdict), None)
+        why = f"{bad.gate}: {bad.reason}" if bad is not None else "; ".join(outcome.notes) or "nothing was checked"
+        client.set_model_version_tag(name, version, T.EVIDENCE_RUN, run_id)
+        return _quarantine(f"{CHECKPOINT} verdict {verdict.value}: {why}")
+    copy.reverify(CHECKPOINT)  # what is signed is what was scanned
+    tags = attach_evidence(client, run_id, copy, outcome.reports, model_name=name, source=mv.source,
+                           private_key=settings.private_key, public_key=settings.public_key,
+                           folder=work / "evidence")
+    tags[T.EVIDENCE_RUN] = run_id
+    for k, v in T.ordered_evidence_tags(tags):  # envelope first, verdict last (the guard's order)
+        client.set_model_version_tag(name, version, k, v)
+    client.set_tag(run_id, "mlgate.verdict", verdict.value)
+    client.set_terminated(run_id, "FINISHED")
+    return {**base, "action": "signed"}
+
+
+def handle_event(
+    payload: Mapping[str, Any],
+    settings: HookSettings,
+    *,
+    client: Any | None = None,
+    delivery_id: str | None = None,
+    emitter: EventEmitter | None = None,
+) -> dict[str, Any]:
+    """Process one webhook payload; a JSON-able summary of what was done."""
+    kind = f"{payload.get('entity')}.{payload.get('action')}"
+    target = trigger_of(payload, settings)
+    if target is None:
+        return {"action": "ignored", "event": kind}
+    name, version = target
+    return process_version(client or _client(settings), settings, name, version, trigger=kind,
+                           delivery_id=delivery_id, emitter=emitter)
+
+
+def give_up(payload: Mapping[str, Any], settings: HookSettings, error: str, *, client: Any | None = None,
+            emitter: EventEmitter | None = None) -> None:
+    """After the last failed attempt: a version that could not be checked is quarantined (fail
+    closed), unless it is gone."""
+    target = trigger_of(payload, settings)
+    if target is None:
+        return
+    name, version = target
+    c: Any = client or _client(settings)
+    try:
+        quarantine(c, name, version, f"could not be checked: {error}", emit_event=settings.emit_events,
+                   emitter=emitter)
+    except Exception as e:
+        if not _not_found(e):
+            raise
