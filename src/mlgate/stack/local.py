@@ -52,6 +52,8 @@ class StackInfo:
             "MLFLOW_S3_ENDPOINT_URL": self.s3_endpoint,
             "MLFLOW_TRACKING_URI": self.tracking_uri,
             "MLFLOW_DISABLE_TELEMETRY": "true",
+            "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+            "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",
             "DO_NOT_TRACK": "true",
             "PREFECT_HOME": str(Path(self.workdir) / "prefect"),
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
