@@ -40,7 +40,6 @@ def test_folder_target_swaps_in_the_verified_copy(tmp_path: Path, default_policy
 
 def test_mlflow_deployments_target(tmp_path: Path, default_policy_path: Path) -> None:
     from mlflow.deployments.interface import plugin_store
-
     from tests.lifecycle import fake_deploy
 
     plugin_store.register("mlgate-test", "tests.lifecycle.fake_deploy")
@@ -58,5 +57,5 @@ def test_deployments_target_needs_uri_and_endpoint(tmp_path: Path, default_polic
 
     ctx = _ctx(tmp_path, {"target": "mlflow-deployments"}, default_policy_path)
     copy = stage(str(write_clean_model(tmp_path / "m")), tmp_path / "staged")
-    with pytest.raises(MlgateError, match="deployments_uri and deploy.endpoint are required"):
+    with pytest.raises(MlgateError, match=r"deployments_uri and deploy\.endpoint are required"):
         deploy_to_target(ctx, copy, "1")
