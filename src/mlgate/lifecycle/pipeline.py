@@ -181,6 +181,7 @@ def publish(ctx: Context, artifact: Path) -> PublishResult:
     run = client.create_run(exp_id, tags={"mlgate.pipeline": cfg.doc.name, "mlgate.checkpoint": "pre-publish"})
     run_id = run.info.run_id
     evidence = ctx.run_dir / "evidence"
+    created_model = False
     try:
         # Stage the artifact too: what is scanned is what is uploaded and signed.
         copy = stage(str(artifact), ctx.run_dir / "publish" / "model")
@@ -190,8 +191,6 @@ def publish(ctx: Context, artifact: Path) -> PublishResult:
             outcome.raise_if_blocked()
         except GateFailed:
             client.set_tag(run_id, "mlgate.verdict", outcome.verdict.value)
-            client.set_tag(run_id, "mlgate.blocked", "true")
-            client.set_terminated(run_id, "FAILED")
             raise
         copy.reverify("pre-publish")
         ensure_keys(ctx.private_key, ctx.public_key)
@@ -206,14 +205,16 @@ def publish(ctx: Context, artifact: Path) -> PublishResult:
             client.get_registered_model(cfg.doc.model_name)
         except Exception:
             client.create_registered_model(cfg.doc.model_name, tags={"mlgate.managed": "true"})
+            created_model = True
         mv = client.create_model_version(cfg.doc.model_name, source=source, run_id=run_id, tags=tags)
         client.set_terminated(run_id, "FINISHED")
         return PublishResult(outcome, run_id, str(mv.version), tags)
-    except GateFailed:
-        raise
     except BaseException:
+        # a blocked (or failed) attempt registers nothing and keeps its run, tagged, for forensics
         client.set_tag(run_id, "mlgate.blocked", "true")
         client.set_terminated(run_id, "FAILED")
+        if created_model and not client.search_model_versions(f"name='{cfg.doc.model_name}'"):
+            client.delete_registered_model(cfg.doc.model_name)  # never leave an empty registered model
         raise
 
 
