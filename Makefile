@@ -25,6 +25,7 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+	cd plugins/mlflow-registry-guard && ../../$(BIN)/mypy
 
 unit: $(STAMP)
 	$(BIN)/pytest -q -p no:cacheprovider

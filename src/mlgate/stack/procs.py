@@ -88,7 +88,7 @@ def start(
         start_new_session=True,
         cwd=cwd,
     )
-    if log_path:
+    if not isinstance(out, int):
         out.close()  # the child has its own copy
     server = Server(name, proc, url, log_path)
     try:
