@@ -22,7 +22,6 @@ import argparse
 import http.client
 import json
 import os
-import platform
 import random
 import sqlite3
 import statistics
@@ -35,23 +34,15 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from _machine import machine as base_machine  # bench/ is on sys.path when a bench script runs
+
 REPO = Path(__file__).resolve().parents[1]
 SECRET = "bench-secret-" + uuid.uuid4().hex
 
 
 def machine() -> str:
-    cpu = "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    return (f"{os.cpu_count()} cores (nproc {len(os.sched_getaffinity(0))}) | {cpu} | Python "
-            f"{platform.python_version()} | SQLite {sqlite3.sqlite_version} | {platform.system()} {platform.release()}"
-            f" | load average {load} at start")
+    return f"{base_machine()} | SQLite {sqlite3.sqlite_version} | load average {load} at start"
 
 
 def pct(values: list[float], p: float) -> float:
