@@ -40,6 +40,9 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "samples": ("mlgate.commands.samples:samples", "Write inert sample model folders (clean and poisoned)."),
     "demo": ("mlgate.commands.demo:demo", "Run the end-to-end demonstration on the embedded stack."),
     "hooks": ("mlgate.commands.hooks:hooks", "MLflow registry webhooks: receiver, worker, registration."),
+    "rescan": ("mlgate.commands.rescan:rescan", "Re-verify and rescan every registered version now; quarantine failures."),
+    "release": ("mlgate.commands.release:release", "Re-verify a quarantined version and release it."),
+    "schedule": ("mlgate.commands.schedule:schedule", "Serve the weekly rescan on a cron schedule (no work pool needed)."),
     "run": ("mlgate.commands.run:run", "Run a pipeline's gated lifecycle, train, publish or deploy flow."),
     "stack": ("mlgate.commands.stack:stack", "Start, stop and inspect the embedded local stack."),
 }
