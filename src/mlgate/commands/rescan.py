@@ -1,0 +1,73 @@
+"""``mlgate rescan``: rescan everything registered now (the flow ``flows/rescan.py`` runs in this
+process). Exit 1 when anything was quarantined (or a bucket fails its audit), 2 when a version
+could not be checked, 3 when a version is still waiting for its first check, else 0."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from mlgate.rescan.summary import FORMATS
+
+TASK_RUNNERS = ("threads", "dask")
+
+
+def quiet_libraries() -> None:
+    """Progress bars and INFO chatter of MLflow and Dask off unless the user asked for them."""
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    for name in ("distributed", "tornado"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+@click.command()
+@click.option("--config", "-c", "config", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Pipeline config: tracking URI, policy (its gates.rescan section), signing keys, buckets.")
+@click.option("--model", "-m", "models", multiple=True, help="Only this registered model (repeatable).")
+@click.option("--format", "-f", "fmt", type=click.Choice(FORMATS), default="console", show_default=True,
+              help="Report format.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the report to this file (atomically) instead of stdout.")
+@click.option("--max-workers", type=click.IntRange(1, 256), default=None,
+              help="Versions checked concurrently (default: gates.rescan.max_workers, 4).")
+@click.option("--task-runner", type=click.Choice(TASK_RUNNERS), default="threads", show_default=True,
+              help="Prefect's thread pool, or a Dask cluster (local in-process one unless --dask-address).")
+@click.option("--dask-address", default=None, help="Scheduler address of an existing Dask cluster.")
+@click.option("--artifacts-destination", default=None, metavar="S3URI",
+              help="s3:// prefix the tracking server stores mlflow-artifacts:/ under (enables the cheap byte "
+                   "check); default $MLGATE_ARTIFACTS_DESTINATION or gates.rescan.artifacts_destination.")
+@click.option("--full", is_flag=True, help="Ignore recorded states: download, re-hash and rescan every version.")
+@click.option("--show-all", is_flag=True, help="Console: list every version, not only those needing attention.")
+def rescan(config: Path, models: tuple[str, ...], fmt: str, output: Path | None, max_workers: int | None,
+           task_runner: str, dask_address: str | None, artifacts_destination: str | None, full: bool,
+           show_all: bool) -> int:
+    """Rescan registered model versions now; quarantine what no longer verifies."""
+    from mlgate.commands.common import write_atomic
+    from mlgate.commands.progress import progress_bar
+    from mlgate.rescan import progress
+    from mlgate.rescan.schedule import flow_module
+    from mlgate.rescan.settings import load_settings
+    from mlgate.rescan.summary import RescanSummary, render_summary
+    from mlgate.rescan.tasks import make_task_runner
+
+    quiet_libraries()
+    settings = load_settings(config, max_workers=max_workers, artifacts_destination=artifacts_destination)
+    flows = flow_module()
+    flow = flows.rescan.with_options(task_runner=make_task_runner(task_runner, settings.max_workers, dask_address))
+    with progress_bar("rescan") as update, progress.listen(update), contextlib.redirect_stdout(sys.stderr):
+        summary: RescanSummary = flow(str(config), model=list(models) or None, max_workers=max_workers,
+                                      task_runner=task_runner, dask_address=dask_address,
+                                      artifacts_destination=artifacts_destination, full=full)
+    text = render_summary(summary, fmt, verbose=show_all)
+    if output is not None:
+        write_atomic(output, text)
+    else:
+        click.echo(text, nl=False)
+    if fmt != "console" or output is not None:
+        click.echo(render_summary(summary, "console", verbose=False), err=True, nl=False)
+    return int(summary.exit_code)

@@ -1,0 +1,70 @@
+"""The rescan schedule: the flow file loaded by path (as a Prefect worker loads it), the weekly
+deployment, and its next run times computed with Prefect's own scheduler code, so a schedule can
+be checked without waiting a week.
+
+Two ways to run it on a schedule:
+
+* with a work pool: ``prefect deploy --all --prefect-file infra/prefect.yaml`` (deployment
+  ``weekly-rescan``, cron ``0 3 * * 1`` UTC) and a worker;
+* without one: ``mlgate schedule --config ...`` (``Flow.serve``: this process is the worker).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as _dt
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+DEFAULT_CRON = "0 3 * * 1"  # Mondays 03:00
+DEFAULT_TIMEZONE = "UTC"
+DEPLOYMENT_NAME = "weekly-rescan"
+FLOW_FILE = Path("flows") / "rescan.py"
+ENTRYPOINT = "flows/rescan.py:rescan"
+
+
+def flow_module(repo: Path | None = None) -> ModuleType:
+    """``flows/rescan.py`` of this checkout (or ``$MLGATE_HOME``), loaded by path."""
+    from mlgate.errors import UsageError
+    from mlgate.lifecycle.demo import find_repo
+
+    try:
+        root = repo or find_repo()
+    except FileNotFoundError as e:
+        raise UsageError(str(e)) from None
+    path = root / FLOW_FILE
+    spec = importlib.util.spec_from_file_location("mlgate_flows_rescan", path)
+    if spec is None or spec.loader is None or not path.is_file():
+        raise UsageError(f"{path}: the rescan flow file is missing (set MLGATE_HOME to the mlgate checkout)")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # Prefect finds the flow's file through its module (to_deployment, serve)
+    try:
+        spec.loader.exec_module(mod)
+    except BaseException:
+        sys.modules.pop(spec.name, None)
+        raise
+    return mod
+
+
+def next_runs(cron: str, timezone: str = DEFAULT_TIMEZONE, n: int = 3,
+              start: _dt.datetime | None = None) -> list[_dt.datetime]:
+    """The next ``n`` run times of a cron schedule, by the Prefect server's own schedule code."""
+    from prefect.server.schemas.schedules import CronSchedule
+
+    sched = CronSchedule(cron=cron, timezone=timezone)
+    dates = asyncio.run(sched.get_dates(n=n, start=start or _dt.datetime.now(_dt.UTC)))
+    return [_dt.datetime.fromisoformat(d.isoformat()) for d in dates]
+
+
+def build_deployment(flow: Any, config: str | Path, *, cron: str = DEFAULT_CRON, timezone: str = DEFAULT_TIMEZONE,
+                     name: str = DEPLOYMENT_NAME, parameters: dict[str, Any] | None = None) -> Any:
+    """A ``RunnerDeployment`` of the rescan flow on a cron schedule (what ``mlgate schedule`` serves)."""
+    from prefect.client.schemas.schedules import CronSchedule
+
+    params = {"config": str(Path(config).resolve()), **(parameters or {})}
+    return flow.to_deployment(name=name, schedule=CronSchedule(cron=cron, timezone=timezone), parameters=params,
+                              description="mlgate: rescan every registered model version; quarantine what fails",
+                              tags=["mlgate", "rescan"])
