@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import click
 
 from mlgate.errors import ExitCode
+
+# Policy sections under ``gates:`` that configure something other than a gate.
+NON_GATE_SECTIONS = {"rescan": "mlgate.rescan.settings:RescanPolicy"}
 
 
 @click.group()
@@ -26,6 +30,10 @@ def validate(path: Path | None) -> int:
         {g for cp in CHECKPOINTS if cp in pol.doc.checkpoints for g in pol.gates_for(cp)} | set(pol.doc.gates)
     )
     for gid in gate_ids:
+        if gid in NON_GATE_SECTIONS:  # settings of a component that is not a gate
+            mod, _, attr = NON_GATE_SECTIONS[gid].partition(":")
+            pol.gate_config(gid, getattr(importlib.import_module(mod), attr))
+            continue
         gate = load_gate(gid)
         pol.gate_config(gid, gate.config_model)
     if "data-quality" in gate_ids:
