@@ -39,7 +39,7 @@ class World:
     client: Any
     s3: Any
     work: Path
-    cfg: Path  # policies/local-stack.yaml (no gates.rescan section: the defaults)
+    cfg: Path  # policies/local-stack.yaml (gates.rescan: the shipped gates/rescan.yaml)
     cfg_lenient: Path  # custom code only "low", plus the shipped gates/rescan.yaml
     cfg_waiver: Path  # local-stack + a reviewed exception for the custom code
     keys: tuple[Path, Path]

@@ -418,3 +418,29 @@ def test_unversioned_identities(s3: Any, tmp_path: Path) -> None:
     s3.put_object(Bucket=b, Key="m/b.bin", Body=b"changed")
     with pytest.raises(ArtifactProblem, match="changed or is gone"):
         fetch_pinned(s3, loc, listed, tmp_path / "x")
+
+
+def test_the_run_lists_the_storage_once_and_hands_out_slices(s3: Any) -> None:
+    from mlgate.rescan.bytecheck import build_inventory
+
+    b = _bucket(s3, versioned=True)
+    for m in range(3):
+        for f in ("model/a.bin", "model/b.bin", "mlgate/model.sig"):
+            s3.put_object(Bucket=b, Key=f"reg/m{m}/{f}", Body=f"{m}{f}".encode())
+    s3.put_object(Bucket=b, Key="elsewhere/x", Body=b"x")
+    locs = [S3Location.parse(f"s3://{b}/reg/m{m}/model") for m in range(3)]
+    inv = build_inventory(s3, locs)
+    assert inv.requests == 1
+    assert inv.prefixes == [(b, "reg/")]
+    direct = list_objects(s3, locs[1])
+    assert list_objects(s3, locs[1], inventory=inv) == direct
+    part = inv.subset([locs[1], S3Location.parse(f"s3://{b}/reg/m1/mlgate/model.sig", folder=False)])
+    assert part.covers(locs[1])
+    assert not part.covers(locs[0])  # a batch gets only what its versions need
+    assert list_objects(s3, locs[1], inventory=part) == direct
+    assert [o.rel for o in list_objects(s3, S3Location.parse(f"s3://{b}/reg/m1/mlgate/model.sig", folder=False),
+                                        inventory=part)] == ["model.sig"]
+    # a prefix holding far more than the versions need is not bulk-listed
+    too_big = build_inventory(s3, locs, keys_per_location=1, page_size=2)  # 10 keys, budget 3 for 3 locations
+    assert too_big.prefixes == []
+    assert too_big.requests == 3  # gave up after the budget, not after the whole prefix

@@ -207,7 +207,8 @@ def _entry(v: dict[str, Any]) -> dict[str, Any]:
     return {"Key": v["Key"], "VersionId": v.get("VersionId"), "ETag": v.get("ETag", ""), "Size": v.get("Size", 0)}
 
 
-def build_inventory(s3: Any, locations: list[S3Location], *, keys_per_location: int = 100) -> Inventory:
+def build_inventory(s3: Any, locations: list[S3Location], *, keys_per_location: int = 100,
+                    page_size: int = 1000) -> Inventory:
     """List the common prefix of ``locations`` in each bucket once. A prefix whose listing would
     exceed ``keys_per_location`` keys per location it serves is abandoned (a bucket shared with
     much else): the per-version listings are cheaper then."""
@@ -219,15 +220,16 @@ def build_inventory(s3: Any, locations: list[S3Location], *, keys_per_location: 
         prefix = _common_dir(keys)
         if not prefix or len(keys) < 2:
             continue
-        max_pages = max(1, -(-len(keys) * keys_per_location // 1000))
+        max_pages = max(1, -(-len(keys) * keys_per_location // page_size))
         pages: list[Any] = []
         try:
-            for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
+            for page in s3.get_paginator("list_object_versions").paginate(
+                    Bucket=bucket, Prefix=prefix, PaginationConfig={"PageSize": page_size}):
                 inv.requests += 1
                 pages.append(page)
                 if len(pages) > max_pages:
                     log.info("s3://%s/%s holds more than %d keys: listing per version instead", bucket, prefix,
-                             max_pages * 1000)
+                             max_pages * page_size)
                     break
             else:
                 inv.entries.setdefault(bucket, {}).update({k: _entry(v) for k, v in _latest(pages).items()})
