@@ -31,19 +31,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from _machine import cpu_model  # bench/ is on sys.path when a bench script runs
 
 ACCOUNT = "123456789012"
 PIPELINE_ROLE = f"arn:aws:iam::{ACCOUNT}:role/ml-pipeline"
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def make_buckets(n: int, prefix: str) -> list[str]:

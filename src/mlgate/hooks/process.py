@@ -33,6 +33,7 @@ from mlgate.errors import UsageError
 from mlgate.lifecycle.staging import StagedCopy, StagingError, hash_tree
 from mlgate.model import Verdict
 from mlgate.registry import tags as T
+from mlgate.registry.experiments import ensure_experiment
 from mlgate.registry.quarantine import EventEmitter, quarantine
 from mlgate.registry.verify import EvidenceError, check_attestation, check_manifest, load_public_keys
 
@@ -151,19 +152,6 @@ def verify_evidence(mv: Any, copy: StagedCopy, settings: HookSettings) -> dict[s
     return payload
 
 
-def _experiment_id(client: Any, name: str) -> str:
-    exp = client.get_experiment_by_name(name)
-    if exp is not None:
-        return str(exp.experiment_id)
-    try:
-        return str(client.create_experiment(name))
-    except Exception:
-        exp = client.get_experiment_by_name(name)  # another worker created it meanwhile
-        if exp is None:
-            raise
-        return str(exp.experiment_id)
-
-
 def process_version(
     client: Any,
     settings: HookSettings,
@@ -220,7 +208,7 @@ def _scan_and_decide(client: Any, settings: HookSettings, mv: Any, copy: StagedC
     name, version = mv.name, str(mv.version)
     outcome = run_checkpoint(CHECKPOINT, load_policy(settings.policy_path), scan_paths=[str(copy.path)])
     run = client.create_run(
-        _experiment_id(client, settings.experiment),
+        ensure_experiment(client, settings.experiment),
         run_name=f"mlgate {name} v{version}",
         tags={"mlgate.checkpoint": CHECKPOINT, "mlgate.registry_hook": "true", "mlgate.subject": f"{name}/{version}",
               "mlgate.delivery_id": delivery_id or "-", "mlgate.source": mv.source[:5000]},

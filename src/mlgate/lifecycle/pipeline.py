@@ -42,6 +42,7 @@ from mlgate.lifecycle.staging import StagedCopy, hash_tree, stage
 from mlgate.lifecycle.train import TrainInputs, import_training_function
 from mlgate.model import Report, utcnow
 from mlgate.policy import Policy, load_policy
+from mlgate.registry.experiments import ensure_experiment
 from mlgate.report import render
 from mlgate.report.mlflow_tags import mlflow_tags
 
@@ -176,9 +177,7 @@ def publish(ctx: Context, artifact: Path) -> PublishResult:
     cfg = ctx.cfg
     client = ctx.mlflow_client()
     mlflow.set_tracking_uri(cfg.doc.tracking_uri)
-    exp = client.get_experiment_by_name(cfg.doc.name)
-    exp_id = exp.experiment_id if exp is not None else client.create_experiment(cfg.doc.name)
-    run = client.create_run(exp_id, tags={"mlgate.pipeline": cfg.doc.name, "mlgate.checkpoint": "pre-publish"})
+    run = client.create_run(ensure_experiment(client, cfg.doc.name), tags={"mlgate.pipeline": cfg.doc.name, "mlgate.checkpoint": "pre-publish"})
     run_id = run.info.run_id
     evidence = ctx.run_dir / "evidence"
     created_model = False

@@ -28,6 +28,7 @@ from mlgate.errors import GateFailed, UsageError
 from mlgate.lifecycle.staging import StagedCopy, hash_tree
 from mlgate.model import Report, Verdict
 from mlgate.registry import tags as T
+from mlgate.registry.experiments import ensure_experiment
 from mlgate.registry.quarantine import EventEmitter, release
 from mlgate.registry.verify import EvidenceError, check_attestation, envelope_digest
 from mlgate.rescan.bytecheck import ArtifactProblem, list_objects, map_uri
@@ -134,26 +135,13 @@ def _audit(rt: Runtime, bucket: str, checkpoint: str) -> Report:
     return report
 
 
-def _experiment_id(client: Any, name: str) -> str:
-    exp = client.get_experiment_by_name(name)
-    if exp is not None:
-        return str(exp.experiment_id)
-    try:
-        return str(client.create_experiment(name))
-    except Exception:
-        exp = client.get_experiment_by_name(name)
-        if exp is None:
-            raise
-        return str(exp.experiment_id)
-
-
 def _new_evidence(rt: Runtime, ref: VersionRef, copy: StagedCopy, reports: list[Report],
                   folder: Path) -> tuple[str, dict[str, str]]:
     from mlgate.lifecycle.pipeline import attach_evidence
 
     assert rt.settings.private_key is not None
     run = rt.client.create_run(
-        _experiment_id(rt.client, rt.settings.release_experiment),
+        ensure_experiment(rt.client, rt.settings.release_experiment),
         run_name=f"mlgate release {ref.name} v{ref.version}",
         tags={"mlgate.checkpoint": CHECKPOINT, "mlgate.subject": f"{ref.name}/{ref.version}",
               "mlgate.source": ref.source[:5000]},
