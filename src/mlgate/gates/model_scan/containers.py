@@ -615,7 +615,6 @@ def analyze_tar(blob: Blob, ctx: ScanContext, analyze: Analyze) -> None:
             if ti.offset_data + ti.size > blob.size:
                 ctx.issue(R_ARC_MALFORMED, "member data runs past the end of the archive")
                 continue
-            ctx.charge_extracted(0)
             analyze(blob.window(ti.name, ti.offset_data, ti.size), ctx)
 
 

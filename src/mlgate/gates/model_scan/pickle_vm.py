@@ -716,10 +716,5 @@ def _looks_nested(head: bytes) -> bool:
     return any(head.startswith(m) for m in NESTED_MAGICS)
 
 
-def parse_all(f: BinaryIO, size: int, budget: Budget) -> PickleResult:
-    """Parse one stream from the current position (convenience for tests)."""
-    return PickleMachine(budget).run(f, size)
-
-
 def parse_bytes(data: bytes, budget: Budget | None = None) -> PickleResult:
     return PickleMachine(budget or Budget(1_000_000, 100_000)).run(io.BytesIO(data), len(data))
