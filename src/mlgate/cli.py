@@ -10,6 +10,10 @@ code  name        meaning
 4     usage       the command line was wrong
 ====  ==========  ===========================================================
 
+Any exception that is not one of mlgate's typed errors is a bug or an outage nobody classified: it
+exits 2 with one line on stderr; ``mlgate --debug ...`` (or ``MLGATE_DEBUG=1``) adds the traceback.
+Commands that talk to a server give up within a bounded time (see :mod:`mlgate.orchestration.bounds`).
+
 Machine output (JSON, SARIF) goes to stdout or ``--output``; everything else to stderr.
 Subcommands are imported lazily so that ``mlgate scan`` never imports Great Expectations,
 Prefect or MLflow.
@@ -83,14 +87,42 @@ def _importable(target: str) -> bool:
         return False
 
 
+_DEBUG = False
+
+
+def _debug() -> bool:
+    return _DEBUG or os.environ.get("MLGATE_DEBUG", "") not in ("", "0", "false")
+
+
+def one_line(e: BaseException) -> str:
+    """The first non-empty line of an exception's message (a traceback never reaches the user)."""
+    text = str(e).strip()
+    first = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    more = " ..." if len(text.splitlines()) > 1 else ""
+    return f"{first[:400]}{more}" if first else type(e).__name__
+
+
+def _traceback_if_debug() -> None:
+    if _debug():
+        import traceback
+
+        traceback.print_exc(file=sys.stderr)
+
+
 EPILOG = "Exit codes: 0 pass, 1 fail, 2 error, 3 incomplete, 4 usage. Reports go to stdout or --output; logs to stderr."
 
 
 @click.group(cls=LazyGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="mlgate")
 @click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv for debug).")
-def cli(verbose: int) -> None:
+@click.option("--debug", is_flag=True, envvar="MLGATE_DEBUG",
+              help="On an error, print the traceback (and Prefect's logs) instead of one line.")
+def cli(verbose: int, debug: bool) -> None:
     """mlgate: security gates for the ML model lifecycle (scan, data, S3, registry)."""
+    global _DEBUG
+    _DEBUG = debug
+    if debug:
+        os.environ["MLGATE_DEBUG"] = "1"
     level = logging.WARNING - 10 * verbose
     logging.basicConfig(
         level=max(level, logging.DEBUG), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
@@ -100,6 +132,9 @@ def cli(verbose: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("DO_NOT_TRACK", "true")
+    from mlgate.orchestration.bounds import apply_default_bounds
+
+    apply_default_bounds()
     try:
         rv: Any = cli.main(args=argv, prog_name="mlgate", standalone_mode=False)
     except click.exceptions.NoArgsIsHelpError as e:
@@ -114,10 +149,16 @@ def main(argv: list[str] | None = None) -> int:
         click.echo("aborted", err=True)
         return int(ExitCode.ERROR)
     except MlgateError as e:
+        _traceback_if_debug()
         click.echo(f"mlgate: {e}", err=True)
         return int(e.exit_code)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
+        return int(ExitCode.ERROR)
+    except Exception as e:  # anything unclassified: exit 2, one line (the contract), traceback on --debug
+        _traceback_if_debug()
+        hint = "" if _debug() else " (run with --debug for the traceback)"
+        click.echo(f"mlgate: error: {type(e).__name__}: {one_line(e)}{hint}", err=True)
         return int(ExitCode.ERROR)
     if rv is None:
         return int(ExitCode.PASS)

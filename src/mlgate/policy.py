@@ -363,17 +363,18 @@ def load_policy(path: str | Path) -> Policy:
     return Policy(doc, p, doc.model_dump(mode="json"), sources)
 
 
+def packaged_policies_dir() -> Path:
+    """The policies shipped inside the package (``mlgate/_policies``: the repository's top-level
+    ``policies/``, the source of truth, linked in the source tree and copied into the wheel)."""
+    return Path(__file__).resolve().parent / "_policies"
+
+
 def default_policy_path() -> Path:
-    """The policy used when none is named: ``$MLGATE_POLICY``, else ``policies/default.yaml`` of
-    this checkout, else the copy shipped inside the package. If none exists that is an error."""
+    """The policy used when none is named (``--policy`` comes first): ``$MLGATE_POLICY``, else the
+    ``default.yaml`` shipped with the package. Never found by walking the filesystem."""
     import os
 
     env = os.environ.get("MLGATE_POLICY")
     if env:
         return Path(env)
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        cand = parent / "policies" / "default.yaml"
-        if cand.is_file() and (parent / "pyproject.toml").is_file():
-            return cand
-    return here.parent / "_policies" / "default.yaml"
+    return packaged_policies_dir() / "default.yaml"

@@ -24,19 +24,24 @@ from mlgate.model import Verdict
               help="Where the stack keeps its state and the demo its files (default: .work/demo).")
 @click.option("--scan-only", is_flag=True, help="Only scan a generated clean and poisoned model folder.")
 @click.option("--policy", "-p", "policy_path", type=click.Path(path_type=Path), default=None,
-              help="Policy for --scan-only (the lifecycle demo uses policies/default.yaml).")
+              help="Policy for --scan-only (the lifecycle demo uses the packaged local-stack.yaml).")
 def demo(workdir: Path | None, scan_only: bool, policy_path: Path | None) -> int:
     """Run the end-to-end demonstration; exit 0 only if every case behaves as it should."""
     if scan_only:
         return _scan_only(workdir, policy_path)
     import shutil
 
-    from mlgate.lifecycle.demo import run_demo
+    from mlgate._dev.demo import run_demo
 
     wd = workdir or Path(".work/demo")
     if wd.exists() and workdir is None:
         shutil.rmtree(wd)  # the default work dir is the demo's own; a given one is kept
-    results = run_demo(wd.resolve(), echo=lambda s: click.echo(s, err=True))
+    def load_flows() -> object:
+        from mlgate.orchestration import flows
+
+        return flows
+
+    results = run_demo(wd.resolve(), load_flows, echo=lambda s: click.echo(s, err=True))
     click.echo("\ncase                                          expected                 actual                   ok")
     for r in results:
         click.echo(f"{r.name[:45]:45} {r.expected:24} {r.actual:24} {'yes' if r.ok else 'NO'}")
@@ -46,9 +51,9 @@ def demo(workdir: Path | None, scan_only: bool, policy_path: Path | None) -> int
 
 
 def _scan_only(workdir: Path | None, policy_path: Path | None) -> int:
+    from mlgate._dev.samples import write_clean_model, write_poisoned_model
     from mlgate.api import scan
     from mlgate.report import render
-    from mlgate.samples import write_clean_model, write_poisoned_model
 
     policy = get_policy(policy_path)
     with tempfile.TemporaryDirectory(prefix="mlgate-demo-") as tmp:

@@ -6,6 +6,7 @@ The shared secret comes from ``MLGATE_WEBHOOK_SECRET`` or a file (``--secret-fil
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -74,21 +75,20 @@ def serve(host: str, port: int, queue_path: Path, secret_file: Path | None, url_
 @queue_option
 @click.option("--tracking-uri", envvar="MLFLOW_TRACKING_URI", required=True, help="MLflow tracking server.")
 @click.option("--runner", type=click.Choice(["flow", "inline"]), default="flow", show_default=True,
-              help="flow: run flows/registry_hooks.py under Prefect; inline: the same logic in-process.")
-@click.option("--flow-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="Path of flows/registry_hooks.py (default: found from $MLGATE_HOME or the checkout).")
+              help="flow: run the registry-hook flow under Prefect (the configured Prefect API or one this "
+                   "command starts); inline: the same logic in-process.")
 @click.option("--drain", is_flag=True, help="Exit when no event is ready instead of waiting for more.")
 @click.option("--lease", default=300.0, show_default=True, type=click.FloatRange(1.0),
               help="Seconds a claimed event stays reserved without a heartbeat (crash recovery).")
 @click.option("--max-attempts", default=5, show_default=True, type=click.IntRange(1),
               help="Attempts before an event is failed (and its version quarantined).")
 @click.option("--poll", default=1.0, show_default=True, type=click.FloatRange(0.05), help="Idle poll interval.")
-def worker(queue_path: Path, tracking_uri: str, runner: str, flow_file: Path | None, drain: bool, lease: float,
+def worker(queue_path: Path, tracking_uri: str, runner: str, drain: bool, lease: float,
            max_attempts: int, poll: float) -> int:
     """Process recorded deliveries: scan, sign and tag, or quarantine."""
     from mlgate.hooks.process import HookSettings
     from mlgate.hooks.queue import EventQueue
-    from mlgate.hooks.runners import flow_handler, give_up_handler, inline_handler
+    from mlgate.hooks.runners import give_up_handler, inline_handler
     from mlgate.hooks.worker import Worker, WorkerSettings
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -96,14 +96,25 @@ def worker(queue_path: Path, tracking_uri: str, runner: str, flow_file: Path | N
         raise UsageError(f"{queue_path}: no such queue (start `mlgate hooks serve` first or pass --queue)")
     settings = HookSettings.from_env(tracking_uri)
     settings.validate()
-    handler = flow_handler(settings, flow_file) if runner == "flow" else inline_handler(settings)
+    from mlgate.integrations.servers import check_mlflow
+
+    check_mlflow(tracking_uri)
+    runtime: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
+    if runner == "flow":
+        from mlgate.orchestration.hooks import flow_handler
+        from mlgate.orchestration.runtime import prefect_api
+
+        handler, runtime = flow_handler(settings), prefect_api()
+    else:
+        handler = inline_handler(settings)
     w = Worker(EventQueue(queue_path), handler, on_give_up=give_up_handler(settings),
                settings=WorkerSettings(lease_s=lease, max_attempts=max_attempts, poll_s=poll))
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     logging.getLogger("mlgate.hooks").setLevel(logging.INFO)
-    n = w.run(stop=stop, drain=drain)
+    with runtime:
+        n = w.run(stop=stop, drain=drain)
     click.echo(f"mlgate hooks: processed {n} deliveries", err=True)
     return 0
 

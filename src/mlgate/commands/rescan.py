@@ -1,6 +1,9 @@
-"""``mlgate rescan``: rescan everything registered now (the flow ``flows/rescan.py`` runs in this
-process). Exit 1 when anything was quarantined (or a bucket fails its audit), 2 when a version
-could not be checked, 3 when a version is still waiting for its first check, else 0."""
+"""``mlgate rescan``: rescan everything registered now (the flow
+``mlgate.orchestration.flows:rescan`` runs in this process, against the configured Prefect API or
+one this command starts). Exit 1 when anything was quarantined (or a bucket fails its audit), 2
+when a version could not be checked or a server did not answer (the tracking server is checked
+first, within ``MLGATE_CONNECT_TIMEOUT``; MLflow's own retries are bounded, see
+:mod:`mlgate.integrations.servers`), 3 when a version is still waiting for its first check, else 0."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import Any, cast
 
 import click
 
@@ -20,7 +24,8 @@ TASK_RUNNERS = ("threads", "dask")
 def quiet_libraries() -> None:
     """Progress bars and INFO chatter of MLflow and Dask off unless the user asked for them."""
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    if os.environ.get("MLGATE_DEBUG", "") in ("", "0", "false"):
+        os.environ["PREFECT_LOGGING_LEVEL"] = "CRITICAL"  # tracebacks only with --debug
     for name in ("distributed", "tornado"):
         logging.getLogger(name).setLevel(logging.ERROR)
 
@@ -49,19 +54,24 @@ def rescan(config: Path, models: tuple[str, ...], fmt: str, output: Path | None,
     """Rescan registered model versions now; quarantine what no longer verifies."""
     from mlgate.commands.common import write_atomic
     from mlgate.commands.progress import progress_bar
+    from mlgate.integrations.servers import check_mlflow, check_s3
     from mlgate.rescan import progress
-    from mlgate.rescan.schedule import flow_module
     from mlgate.rescan.settings import load_settings
     from mlgate.rescan.summary import RescanSummary, render_summary
-    from mlgate.rescan.tasks import make_task_runner
 
     quiet_libraries()
     settings = load_settings(config, max_workers=max_workers, artifacts_destination=artifacts_destination)
-    flows = flow_module()
+    check_mlflow(settings.tracking_uri)
+    check_s3()
+    from mlgate.orchestration import flows
+    from mlgate.orchestration.runtime import prefect_api
+    from mlgate.orchestration.tasks import make_task_runner
+
     flow = flows.rescan.with_options(task_runner=make_task_runner(task_runner, settings.max_workers, dask_address))
-    with progress_bar("rescan") as update, progress.listen(update), contextlib.redirect_stdout(sys.stderr):
+    with prefect_api(), progress_bar("rescan") as update, progress.listen(update), \
+            contextlib.redirect_stdout(sys.stderr):
         summary: RescanSummary = flow(str(config), model=list(models) or None, max_workers=max_workers,
-                                      task_runner=task_runner, dask_address=dask_address,
+                                      task_runner=cast(Any, task_runner), dask_address=dask_address,
                                       artifacts_destination=artifacts_destination, full=full)
     text = render_summary(summary, fmt, verbose=show_all)
     if output is not None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from mlgate.rescan.schedule import DEFAULT_CRON, DEFAULT_TIMEZONE, DEPLOYMENT_NAME
+from mlgate.orchestration.schedule import DEFAULT_CRON, DEFAULT_TIMEZONE, DEPLOYMENT_NAME
 
 
 @click.command()
@@ -29,7 +29,7 @@ def schedule(config: Path, cron: str, timezone: str, name: str, models: tuple[st
     """Serve the rescan flow on a schedule (weekly by default)."""
     from mlgate.commands.rescan import quiet_libraries
     from mlgate.errors import ExitCode, UsageError
-    from mlgate.rescan.schedule import build_deployment, flow_module, next_runs
+    from mlgate.orchestration.schedule import build_deployment, next_runs
     from mlgate.rescan.settings import load_settings
 
     quiet_libraries()
@@ -45,7 +45,9 @@ def schedule(config: Path, cron: str, timezone: str, name: str, models: tuple[st
         params["max_workers"] = max_workers
     if artifacts_destination:
         params["artifacts_destination"] = artifacts_destination
-    deployment = build_deployment(flow_module().rescan, config, cron=cron, timezone=timezone, name=name,
+    from mlgate.orchestration.flows import rescan
+
+    deployment = build_deployment(rescan, config, cron=cron, timezone=timezone, name=name,
                                   parameters=params)
     click.echo(f"deployment {deployment.flow_name}/{deployment.name}: cron {cron!r} ({timezone}); "
                f"parameters {deployment.parameters}", err=True)

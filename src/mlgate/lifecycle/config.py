@@ -42,8 +42,21 @@ class DatasetSpec(_Strict):
 
 
 class TrainingSpec(_Strict):
+    """The team's training function runs in its own confined process (see mlgate.lifecycle.train)."""
+
     function: str = Field(description="package.module:function (see mlgate.lifecycle.train.TrainInputs)")
     params: dict[str, Any] = Field(default_factory=dict)
+    python_path: tuple[str, ...] = Field(
+        default=(), description="Folders holding the team's code (relative to the config): readable by the "
+                                "training process and put on its sys.path. Installed packages need nothing here.")
+    env: tuple[str, ...] = Field(
+        default=(), description="Names of environment variables passed to the training process (nothing else is).")
+    isolation: Literal["landlock", "process"] = Field(
+        default="landlock", description="landlock: a fresh process confined by Linux Landlock (refused where the "
+                                        "kernel lacks it); process: a fresh process only (weaker, see docs).")
+    network: bool = Field(default=False, description="Allow the training process TCP connections.")
+    timeout_seconds: float = Field(default=14_400, gt=0, le=7 * 86_400,
+                                   description="Kill the training process after this long (default 4 h).")
 
     @field_validator("function")
     @classmethod

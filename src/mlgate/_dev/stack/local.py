@@ -1,13 +1,15 @@
-"""The embedded local stack: a moto S3 server and an ``mlflow server`` on 127.0.0.1, with state
-under a work directory, started and stopped by one command each (``mlgate stack up|down``).
+"""The embedded local stack: a moto S3 server, an ``mlflow server`` and a Prefect server
+(``prefect server start``, with its UI) on 127.0.0.1, with state under a work directory, started
+and stopped by one command each (``mlgate stack up|down``). Each server is health-checked within
+``MLGATE_START_TIMEOUT`` seconds (default 180) and a failure names the server and its log.
 
 * moto plays AWS S3 (its state is in memory: the launcher re-creates the hardened buckets on every
   start; MLflow's sqlite database, keys and staged copies live under the work directory and
   survive a restart);
 * the ``mlflow server`` proxies artifacts to ``s3://<artifact bucket>/mlflow`` so clients need no
   S3 credentials;
-* Prefect runs in its ephemeral mode with ``PREFECT_HOME`` under the work directory (or point
-  ``PREFECT_API_URL`` at your own server).
+* Prefect's server keeps its database under ``<workdir>/prefect``; flows run against it
+  (``PREFECT_API_URL`` in the printed environment), never against Prefect's ephemeral server.
 """
 
 from __future__ import annotations
@@ -23,9 +25,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from mlgate.stack.mlflow_server import start_mlflow
-from mlgate.stack.moto import FAKE_CREDENTIALS, start_moto
-from mlgate.stack.procs import Server
+from mlgate._dev.stack.mlflow_server import start_mlflow
+from mlgate._dev.stack.moto import FAKE_CREDENTIALS, start_moto
+from mlgate.integrations.servers import Server, prefect_env, start_prefect_server
 
 DATA_BUCKET = "mlgate-data"
 ARTIFACT_BUCKET = "mlgate-artifacts"
@@ -40,9 +42,17 @@ class StackInfo:
     moto_pid: int
     mlflow_pid: int
     buckets: list[str]
+    prefect_api_url: str = ""
+    prefect_pid: int = 0
+
+    @property
+    def pids(self) -> list[int]:
+        return [p for p in (self.prefect_pid, self.mlflow_pid, self.moto_pid) if p]
 
     def env(self) -> dict[str, str]:
-        """Environment for clients of this stack (boto3, MLflow, Prefect)."""
+        """Environment for clients of this stack (boto3, MLflow, Prefect): complete, so that
+        ``eval "$(mlgate stack up)"`` is all a shell needs. The credentials are moto's fake ones."""
+        prefect = {"PREFECT_API_URL": self.prefect_api_url} if self.prefect_api_url else {}
         return {
             **FAKE_CREDENTIALS,
             "AWS_ENDPOINT_URL": self.s3_endpoint,
@@ -55,8 +65,8 @@ class StackInfo:
             "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
             "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",
             "DO_NOT_TRACK": "true",
-            "PREFECT_HOME": str(Path(self.workdir) / "prefect"),
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            **prefect_env(Path(self.workdir) / "prefect"),
+            **prefect,
             "PREFECT_LOGGING_LEVEL": os.environ.get("PREFECT_LOGGING_LEVEL", "WARNING"),
         }
 
@@ -75,7 +85,7 @@ def boto3_session() -> Any:
 
 def create_buckets(endpoint: str) -> list[str]:
     """The stack's buckets, created with the secure configuration the S3 audit wants."""
-    from mlgate.stack.buckets import create_secure_buckets
+    from mlgate._dev.stack.buckets import create_secure_buckets
 
     return create_secure_buckets(boto3_session(), endpoint,
                                  [DATA_BUCKET, ARTIFACT_BUCKET], log_bucket=LOG_BUCKET)
@@ -85,9 +95,7 @@ def _state_file(workdir: Path) -> Path:
     return workdir / "stack.json"
 
 
-@contextmanager
-def running_stack(workdir: Path) -> Iterator[StackInfo]:
-    """Start moto and mlflow for the duration of a ``with`` block (tests and the demo)."""
+def _start_all(workdir: Path, prefect: bool) -> tuple[StackInfo, list[Server]]:
     workdir.mkdir(parents=True, exist_ok=True)
     moto = start_moto(log_path=workdir / "moto.log", tls_dir=workdir / "tls")
     ca = str(workdir / "tls" / "tls-cert.pem")
@@ -98,32 +106,41 @@ def running_stack(workdir: Path) -> Iterator[StackInfo]:
         mlflow = start_mlflow(workdir / "mlflow", s3_endpoint=moto.url, artifact_bucket=ARTIFACT_BUCKET,
                               extra_env={"AWS_CA_BUNDLE": ca})
         servers.append(mlflow)
-        yield StackInfo(str(workdir), moto.url, mlflow.url, moto.proc.pid, mlflow.proc.pid, buckets)
+        pf = start_prefect_server(workdir / "prefect", log_path=workdir / "prefect-server.log") if prefect else None
+        if pf is not None:
+            servers.append(pf)
+    except BaseException:
+        for s in reversed(servers):
+            s.stop()
+        raise
+    info = StackInfo(str(workdir), moto.url, mlflow.url, moto.proc.pid, mlflow.proc.pid, buckets,
+                     pf.url if pf else "", pf.proc.pid if pf else 0)
+    return info, servers
+
+
+@contextmanager
+def running_stack(workdir: Path, *, prefect: bool = False) -> Iterator[StackInfo]:
+    """Start moto and mlflow (and, with ``prefect``, a Prefect server) for the duration of a
+    ``with`` block (tests and the demo)."""
+    info, servers = _start_all(workdir, prefect)
+    try:
+        yield info
     finally:
         for s in reversed(servers):
             s.stop()
 
 
 def up(workdir: Path) -> StackInfo:
-    """Start the stack in the background and record it in ``workdir/stack.json``."""
+    """Start the stack (moto, mlflow, Prefect) in the background and record it in
+    ``workdir/stack.json``. Idempotent: a running stack is returned as it is."""
     workdir.mkdir(parents=True, exist_ok=True)
     state = _state_file(workdir)
     if state.exists():
         info = StackInfo(**json.loads(state.read_text()))
-        if _alive(info.moto_pid) and _alive(info.mlflow_pid):
+        if info.prefect_pid and all(_alive(p) for p in info.pids):
             return info
         down(workdir)
-    moto = start_moto(log_path=workdir / "moto.log", tls_dir=workdir / "tls")
-    ca = str(workdir / "tls" / "tls-cert.pem")
-    os.environ["AWS_CA_BUNDLE"] = ca
-    try:
-        buckets = create_buckets(moto.url)
-        mlflow = start_mlflow(workdir / "mlflow", s3_endpoint=moto.url, artifact_bucket=ARTIFACT_BUCKET,
-                              extra_env={"AWS_CA_BUNDLE": ca})
-    except BaseException:
-        moto.stop()
-        raise
-    info = StackInfo(str(workdir), moto.url, mlflow.url, moto.proc.pid, mlflow.proc.pid, buckets)
+    info, _servers = _start_all(workdir, prefect=True)
     state.write_text(json.dumps(asdict(info), indent=2))
     return info
 
@@ -133,7 +150,7 @@ def down(workdir: Path) -> bool:
     if not state.exists():
         return False
     info = StackInfo(**json.loads(state.read_text()))
-    for pid in (info.mlflow_pid, info.moto_pid):
+    for pid in info.pids:
         _stop_group(pid)
     state.unlink()
     return True
@@ -144,7 +161,7 @@ def status(workdir: Path) -> StackInfo | None:
     if not state.exists():
         return None
     info = StackInfo(**json.loads(state.read_text()))
-    return info if _alive(info.moto_pid) and _alive(info.mlflow_pid) else None
+    return info if all(_alive(p) for p in info.pids) else None
 
 
 def _alive(pid: int) -> bool:

@@ -1,8 +1,9 @@
 """The whole story on the embedded stack (``mlgate demo``): a clean run trains, publishes and
 deploys; a poisoned base model is blocked at pre-train; poisoned training data is blocked at the
 data gate; an insecure bucket is blocked by the audit; an artifact changed in S3 after publishing
-is blocked at pre-deploy. Every case runs the real Prefect flows against a real ``mlflow server``
-and a moto S3 server on 127.0.0.1.
+is blocked at pre-deploy. Every case runs the real Prefect flows (handed in by the caller: this
+internal package does not import the orchestration layer) against a real Prefect server, a real
+``mlflow server`` and a moto S3 server on 127.0.0.1. Policies and suites are the packaged ones.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import yaml
 
 from mlgate.errors import GateFailed
 
-REPO_POLICY = "policies/local-stack.yaml"
+STACK_POLICY = "local-stack.yaml"
 
 
 @dataclass
@@ -32,43 +33,21 @@ class CaseResult:
     seconds: float
 
 
-def _load_flows(repo: Path) -> Any:
-    import importlib.util
-
-    path = repo / "flows" / "lifecycle.py"
-    spec = importlib.util.spec_from_file_location("mlgate_flows_lifecycle", path)
-    if spec is None or spec.loader is None:
-        raise FileNotFoundError(path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def find_repo() -> Path:
-    env = os.environ.get("MLGATE_HOME")
-    if env:
-        return Path(env)
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        if (parent / "flows" / "lifecycle.py").is_file() and (parent / "policies").is_dir():
-            return parent
-    raise FileNotFoundError("cannot find the mlgate checkout (flows/ and policies/); set MLGATE_HOME")
-
-
 def _upload_tree(s3: Any, folder: Path, bucket: str, prefix: str) -> None:
     for p in sorted(folder.rglob("*")):
         if p.is_file():
             s3.upload_file(str(p), bucket, f"{prefix}/{p.relative_to(folder).as_posix()}")
 
 
-def prepare(workdir: Path, info: Any, repo: Path) -> dict[str, Path]:
+def prepare(workdir: Path, info: Any) -> dict[str, Path]:
     """Data, base models, an insecure bucket, keys and one pipeline config per case."""
     import boto3
 
+    from mlgate._dev.samples import write_clean_model, write_poisoned_model
+    from mlgate._dev.stack.local import ARTIFACT_BUCKET, DATA_BUCKET
     from mlgate.evidence.attestation import generate_keypair
     from mlgate.gates.data_quality.samples import write_iris_like
-    from mlgate.samples import write_clean_model, write_poisoned_model
-    from mlgate.stack.local import ARTIFACT_BUCKET, DATA_BUCKET
+    from mlgate.policy import packaged_policies_dir
 
     s3 = boto3.client("s3", endpoint_url=info.s3_endpoint)
     inputs = workdir / "inputs"
@@ -91,13 +70,13 @@ def prepare(workdir: Path, info: Any, repo: Path) -> dict[str, Path]:
         "kind": "Pipeline",
         "name": "iris-demo",
         "tracking_uri": info.tracking_uri,
-        "policy": str(repo / REPO_POLICY),
+        "policy": str(packaged_policies_dir() / STACK_POLICY),
         "model_name": "iris-classifier",
         "buckets": [DATA_BUCKET, ARTIFACT_BUCKET],
         "datasets": {"train": {"uri": f"s3://{DATA_BUCKET}/iris/train.csv",
-                               "suite": str(repo / "policies" / "suites" / "iris.yaml")}},
+                               "suite": str(packaged_policies_dir() / "suites" / "iris.yaml")}},
         "base_models": {"tiny": f"s3://{DATA_BUCKET}/base-models/tiny"},
-        "training": {"function": "mlgate.examples.train_sklearn:train", "params": {"C": 1.0}},
+        "training": {"function": "mlgate._dev.examples.train_sklearn:train", "params": {"C": 1.0}},
         "signing": {"private_key": str(keys / "signing-key.pem"), "public_key": str(keys / "signing-key.pub")},
         "deploy": {"alias": "production", "target": "folder", "folder": str(workdir / "serving")},
         "work_dir": str(workdir / "runs"),
@@ -123,7 +102,7 @@ def tamper_latest_artifact(info: Any, model_name: str) -> str:
     import boto3
     from mlflow.tracking import MlflowClient
 
-    from mlgate.stack.local import ARTIFACT_BUCKET
+    from mlgate._dev.stack.local import ARTIFACT_BUCKET
 
     client = MlflowClient(tracking_uri=info.tracking_uri)
     mv = max(client.search_model_versions(f"name='{model_name}'"), key=lambda v: int(v.version))
@@ -140,46 +119,54 @@ def tamper_latest_artifact(info: Any, model_name: str) -> str:
     return str(mv.version)
 
 
-def run_demo(workdir: Path, echo: Callable[[str], None] = print) -> list[CaseResult]:
-    from mlgate.stack.local import running_stack
+def run_demo(workdir: Path, load_flows: Callable[[], Any], echo: Callable[[str], None] = print) -> list[CaseResult]:
+    """Run the five cases; ``load_flows`` returns the flows module (called once the stack's
+    environment is set, before Prefect is imported)."""
+    from mlgate._dev.stack.local import running_stack
 
-    repo = find_repo()
     workdir.mkdir(parents=True, exist_ok=True)
     results: list[CaseResult] = []
-    echo(f"starting the local stack under {workdir} (moto S3 + mlflow server on 127.0.0.1) ...")
-    with running_stack(workdir / "stack") as info:
+    echo(f"starting the local stack under {workdir} (moto S3, mlflow server, Prefect server on 127.0.0.1) ...")
+    with running_stack(workdir / "stack", prefect=True) as info:
         os.environ.update(info.env())
         # Prefect logs every expected gate failure with a traceback; the demo prints its own lines.
         os.environ["PREFECT_LOGGING_LEVEL"] = os.environ.get("MLGATE_DEMO_PREFECT_LOG_LEVEL", "CRITICAL")
-        echo(f"  S3 {info.s3_endpoint}   MLflow {info.tracking_uri}")
-        configs = prepare(workdir, info, repo)
-        flows = _load_flows(repo)
+        echo(f"  S3 {info.s3_endpoint}   MLflow {info.tracking_uri}   Prefect {info.prefect_api_url}")
+        configs = prepare(workdir, info)
+        flows = load_flows()
+        from prefect.settings import PREFECT_API_URL, temporary_settings
 
-        def case(name: str, expected: str, fn: Callable[[], str]) -> None:
-            t = time.monotonic()
-            try:
-                detail = fn()
-                actual = "pass"
-            except GateFailed as e:
-                actual, detail = f"{e.checkpoint}/{e.gate}", str(e)
-            ok = actual == expected
-            results.append(CaseResult(name, expected, actual, ok, detail, time.monotonic() - t))
-            echo(f"  [{'ok' if ok else 'UNEXPECTED'}] {name}: {actual} (expected {expected}) {time.monotonic() - t:.1f}s")
-            echo(f"        {detail[:300]}")
-
-        def clean() -> str:
-            r = flows.lifecycle(str(configs["clean"]))
-            return f"registered version {r['version']}, alias {r['alias']}, deployed to {r['deployed_to']}"
-
-        case("clean lifecycle (train -> publish -> deploy)", "pass", clean)
-        case("poisoned base model", "pre-train/model-scan", lambda: flows.train(str(configs["poisoned-base-model"])))
-        case("poisoned training data", "pre-train/data-quality", lambda: flows.train(str(configs["poisoned-data"])))
-        case("insecure bucket", "pre-train/s3-audit", lambda: flows.train(str(configs["insecure-bucket"])))
-
-        def tampered() -> str:
-            version = tamper_latest_artifact(info, "iris-classifier")
-            r = flows.deploy(str(configs["clean"]), version)
-            return json.dumps(r)
-
-        case("artifact changed in S3 after publishing", "pre-deploy/manifest", tampered)
+        with temporary_settings(updates={PREFECT_API_URL: info.prefect_api_url}):
+            _cases(info, configs, flows, results, echo)
     return results
+
+
+def _cases(info: Any, configs: dict[str, Path], flows: Any, results: list[CaseResult],
+           echo: Callable[[str], None]) -> None:
+    def case(name: str, expected: str, fn: Callable[[], str]) -> None:
+        t = time.monotonic()
+        try:
+            detail = fn()
+            actual = "pass"
+        except GateFailed as e:
+            actual, detail = f"{e.checkpoint}/{e.gate}", str(e)
+        ok = actual == expected
+        results.append(CaseResult(name, expected, actual, ok, detail, time.monotonic() - t))
+        echo(f"  [{'ok' if ok else 'UNEXPECTED'}] {name}: {actual} (expected {expected}) {time.monotonic() - t:.1f}s")
+        echo(f"        {detail[:300]}")
+
+    def clean() -> str:
+        r = flows.lifecycle(str(configs["clean"]))
+        return f"registered version {r['version']}, alias {r['alias']}, deployed to {r['deployed_to']}"
+
+    case("clean lifecycle (train -> publish -> deploy)", "pass", clean)
+    case("poisoned base model", "pre-train/model-scan", lambda: flows.train(str(configs["poisoned-base-model"])))
+    case("poisoned training data", "pre-train/data-quality", lambda: flows.train(str(configs["poisoned-data"])))
+    case("insecure bucket", "pre-train/s3-audit", lambda: flows.train(str(configs["insecure-bucket"])))
+
+    def tampered() -> str:
+        version = tamper_latest_artifact(info, "iris-classifier")
+        r = flows.deploy(str(configs["clean"]), version)
+        return json.dumps(r)
+
+    case("artifact changed in S3 after publishing", "pre-deploy/manifest", tampered)

@@ -1,6 +1,6 @@
-"""The rescan schedule: the flow file loaded by path (as a Prefect worker loads it), the weekly
-deployment, and its next run times computed with Prefect's own scheduler code, so a schedule can
-be checked without waiting a week.
+"""The rescan schedule: the weekly deployment of :func:`mlgate.orchestration.flows.rescan`, and its
+next run times computed with Prefect's own scheduler code, so a schedule can be checked without
+waiting a week.
 
 Two ways to run it on a schedule:
 
@@ -13,40 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as _dt
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 DEFAULT_CRON = "0 3 * * 1"  # Mondays 03:00
 DEFAULT_TIMEZONE = "UTC"
 DEPLOYMENT_NAME = "weekly-rescan"
-FLOW_FILE = Path("flows") / "rescan.py"
-ENTRYPOINT = "flows/rescan.py:rescan"
-
-
-def flow_module(repo: Path | None = None) -> ModuleType:
-    """``flows/rescan.py`` of this checkout (or ``$MLGATE_HOME``), loaded by path."""
-    from mlgate.errors import UsageError
-    from mlgate.lifecycle.demo import find_repo
-
-    try:
-        root = repo or find_repo()
-    except FileNotFoundError as e:
-        raise UsageError(str(e)) from None
-    path = root / FLOW_FILE
-    spec = importlib.util.spec_from_file_location("mlgate_flows_rescan", path)
-    if spec is None or spec.loader is None or not path.is_file():
-        raise UsageError(f"{path}: the rescan flow file is missing (set MLGATE_HOME to the mlgate checkout)")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # Prefect finds the flow's file through its module (to_deployment, serve)
-    try:
-        spec.loader.exec_module(mod)
-    except BaseException:
-        sys.modules.pop(spec.name, None)
-        raise
-    return mod
+ENTRYPOINT = "flows/rescan.py:rescan"  # infra/prefect.yaml (from a checkout)
+MODULE_ENTRYPOINT = "mlgate.orchestration.flows:rescan"  # the same flow, from an installed package
 
 
 def next_runs(cron: str, timezone: str = DEFAULT_TIMEZONE, n: int = 3,

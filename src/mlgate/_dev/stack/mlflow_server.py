@@ -8,8 +8,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from mlgate.stack.moto import FAKE_CREDENTIALS
-from mlgate.stack.procs import LOOPBACK, Server, free_port, start
+from mlgate._dev.stack.moto import FAKE_CREDENTIALS
+from mlgate.integrations.servers import LOOPBACK, Server, free_port, start
 
 
 def start_mlflow(
@@ -20,7 +20,7 @@ def start_mlflow(
     port: int = 0,
     registry_store_uri: str | None = None,
     extra_env: dict[str, str] | None = None,
-    timeout: float = 90.0,
+    timeout: float | None = None,
 ) -> Server:
     workdir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()

@@ -11,7 +11,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from mlgate.stack.procs import LOOPBACK, Server, free_port, start
+from mlgate.integrations.servers import LOOPBACK, Server, free_port, start
 
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "mlgate-local",
@@ -69,4 +69,4 @@ def start_moto(port: int = 0, log_path: Path | None = None, tls_dir: Path | None
         scheme = "https"
         health_ctx = cert
     url = f"{scheme}://{LOOPBACK}:{port}"
-    return start("moto", argv, url, url + "/moto-api/", log_path=log_path, timeout=30, ca_file=health_ctx)
+    return start("moto", argv, url, url + "/moto-api/", log_path=log_path, ca_file=health_ctx)
