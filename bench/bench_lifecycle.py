@@ -25,7 +25,8 @@ from _machine import machine  # bench/ is on sys.path when a bench script runs
 
 def gated(cfg_path: Path, t: dict[str, list[float]]) -> None:
     from mlgate.lifecycle.config import load_pipeline_config
-    from mlgate.lifecycle.pipeline import Context, deploy, pre_train, publish, run_training
+    from mlgate.lifecycle.pipeline import Context, deploy, pre_train, publish
+    from mlgate.lifecycle.train import run_isolated as run_training
 
     ctx = Context(load_pipeline_config(cfg_path))
     s = time.perf_counter()
@@ -44,8 +45,9 @@ def gated(cfg_path: Path, t: dict[str, list[float]]) -> None:
 
 def ungated(cfg_path: Path, t: dict[str, list[float]]) -> None:
     from mlgate.lifecycle.config import load_pipeline_config
-    from mlgate.lifecycle.pipeline import Context, PreTrainResult, run_training
+    from mlgate.lifecycle.pipeline import Context, PreTrainResult
     from mlgate.lifecycle.staging import stage
+    from mlgate.lifecycle.train import run_isolated as run_training
 
     cfg = load_pipeline_config(cfg_path)
     ctx = Context(cfg)
@@ -86,7 +88,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()
-    from mlgate.lifecycle.demo import find_repo, prepare
+    from mlgate._dev.demo import prepare
     from mlgate.stack.local import running_stack
 
     print(f"machine: {machine()}")
@@ -95,7 +97,7 @@ def main() -> int:
     try:
         with running_stack(work / "stack") as info:
             os.environ.update(info.env())
-            cfgs = prepare(work, info, find_repo())
+            cfgs = prepare(work, info)
             on: dict[str, list[float]] = defaultdict(list)
             off: dict[str, list[float]] = defaultdict(list)
             gated(cfgs["clean"], defaultdict(list))  # warm-up: imports, first MLflow calls

@@ -213,9 +213,8 @@ def main() -> int:
         print(f"registered {len(jobs)} versions of {len(names)} models in {time.monotonic() - t:.1f}s "
               f"({args.register_workers} threads)", flush=True)
 
-        from mlgate.rescan.schedule import flow_module
+        from mlgate.orchestration import flows
 
-        flows = flow_module(REPO)  # flows/rescan.py, loaded by path like a worker does
         t = time.monotonic()
         flows.rescan(str(cfg), model=["no-such-model"])  # warm-up: Prefect's ephemeral server, imports
         print(f"warm-up (Prefect ephemeral server, imports): {time.monotonic() - t:.1f}s", flush=True)

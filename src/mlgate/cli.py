@@ -12,7 +12,7 @@ code  name        meaning
 
 Any exception that is not one of mlgate's typed errors is a bug or an outage nobody classified: it
 exits 2 with one line on stderr; ``mlgate --debug ...`` (or ``MLGATE_DEBUG=1``) adds the traceback.
-Commands that talk to a server give up within a bounded time (see :mod:`mlgate.orchestration.bounds`).
+Commands that talk to a server give up within a bounded time (see :mod:`mlgate.integrations.servers`).
 
 Machine output (JSON, SARIF) goes to stdout or ``--output``; everything else to stderr.
 Subcommands are imported lazily so that ``mlgate scan`` never imports Great Expectations,
@@ -130,9 +130,11 @@ def cli(verbose: int, debug: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global _DEBUG
+    _DEBUG = False
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("DO_NOT_TRACK", "true")
-    from mlgate.orchestration.bounds import apply_default_bounds
+    from mlgate.integrations.servers import apply_default_bounds
 
     apply_default_bounds()
     try:

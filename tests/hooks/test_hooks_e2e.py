@@ -33,8 +33,8 @@ from mlgate.evidence.attestation import generate_keypair
 from mlgate.hooks.process import HookSettings, fetch_version, verify_evidence
 from mlgate.hooks.queue import EventQueue
 from mlgate.hooks.runners import give_up_handler
-from mlgate.orchestration.hooks import flow_handler
 from mlgate.hooks.worker import Worker, WorkerSettings
+from mlgate.orchestration.hooks import flow_handler
 from mlgate.registry import tags as T
 from mlgate.samples import write_clean_model, write_poisoned_model
 from mlgate.stack.moto import FAKE_CREDENTIALS

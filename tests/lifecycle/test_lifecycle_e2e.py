@@ -31,8 +31,9 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     from mlflow.tracking import MlflowClient
     from prefect.testing.utilities import prefect_test_harness
 
-    from mlgate.lifecycle.demo import _load_flows, find_repo, prepare
-    from mlgate.stack.local import running_stack
+    from mlgate._dev.demo import prepare
+    from mlgate._dev.stack.local import running_stack
+    from mlgate.orchestration import flows
 
     workdir = tmp_path_factory.mktemp("lifecycle")
     mp = pytest.MonkeyPatch()
@@ -41,9 +42,9 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
             for k, v in info.env().items():
                 mp.setenv(k, v)
             mp.setenv("PREFECT_LOGGING_LEVEL", "CRITICAL")
-            configs = prepare(workdir, info, find_repo())
+            configs = prepare(workdir, info)
             with prefect_test_harness(server_startup_timeout=120):
-                yield Env(info, configs, _load_flows(find_repo()), workdir,
+                yield Env(info, configs, flows, workdir,
                           MlflowClient(tracking_uri=info.tracking_uri))
     finally:
         mp.undo()
@@ -133,7 +134,7 @@ def test_blocked_publish_registers_nothing_and_keeps_reports(env: Env, clean_run
 
 
 def test_tampered_artifact_is_blocked_at_pre_deploy_and_alias_stays(env: Env, clean_run: dict[str, Any]) -> None:
-    from mlgate.lifecycle.demo import tamper_latest_artifact
+    from mlgate._dev.demo import tamper_latest_artifact
 
     # publish a second clean version, point production at v1, then tamper with v2's bytes in S3
     artifact = env.flows.train(str(env.configs["clean"]))
@@ -176,7 +177,7 @@ def test_only_transient_errors_are_retried() -> None:
     from prefect import flow, task
 
     from mlgate.errors import TransientError
-    from mlgate.lifecycle.tasks import TASK_OPTS
+    from mlgate.orchestration.tasks import TASK_OPTS
 
     calls = {"transient": 0, "gate": 0}
     opts = {**TASK_OPTS, "retry_delay_seconds": 0}

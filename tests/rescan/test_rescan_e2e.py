@@ -57,7 +57,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     from mlflow import MlflowClient
     from prefect.testing.utilities import prefect_test_harness
 
-    from mlgate.lifecycle.demo import prepare
+    from mlgate._dev.demo import prepare
     from mlgate.stack.local import running_stack
 
     work = tmp_path_factory.mktemp("rescan-e2e")
@@ -68,7 +68,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                 mp.setenv(k, v)
             mp.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
             mp.delenv("MLGATE_ARTIFACTS_DESTINATION", raising=False)
-            configs = prepare(work, info, REPO)
+            configs = prepare(work, info)
             pol = work / "policies"
             lenient = write_policy(pol / "lenient.yaml", model_scan={"custom_code_severity": "low"},
                                    include_rescan=True, rescan={"artifacts_destination": DEST})

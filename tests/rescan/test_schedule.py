@@ -13,7 +13,8 @@ import pytest
 import yaml
 from tests.rescan.rescan_helpers import REPO, RESCAN_SUBCOMMANDS, write_policy
 
-from mlgate.rescan.schedule import DEFAULT_CRON, build_deployment, flow_module, next_runs
+from mlgate.orchestration.flows import rescan as rescan_flow
+from mlgate.orchestration.schedule import DEFAULT_CRON, build_deployment, next_runs
 
 PREFECT_YAML = REPO / "infra" / "prefect.yaml"
 
@@ -73,7 +74,7 @@ def test_schedule_command_builds_the_same_deployment(tmp_path: Path, monkeypatch
         "policy": str(write_policy(tmp_path / "policy.yaml", include_rescan=True)), "model_name": "m",
         "training": {"function": "mlgate.examples.train_sklearn:train"},
         "signing": {"private_key": str(priv), "public_key": str(pub)}}))
-    deployment = build_deployment(flow_module(REPO).rescan, cfg)
+    deployment = build_deployment(rescan_flow, cfg)
     assert deployment.name == "weekly-rescan"
     assert deployment.parameters == {"config": str(cfg.resolve())}
     [sched] = deployment.schedules
