@@ -57,5 +57,8 @@ def schedule(config: Path, cron: str, timezone: str, name: str, models: tuple[st
         return int(ExitCode.PASS)
     from prefect import serve
 
-    serve(deployment)  # blocks; Ctrl-C stops it
+    from mlgate.orchestration.runtime import prefect_api
+
+    with prefect_api(services=True):  # the configured Prefect API, or a server with its scheduler
+        serve(deployment)  # blocks; Ctrl-C stops it
     return int(ExitCode.PASS)

@@ -27,8 +27,9 @@ def configured_api_url() -> str | None:
 
 
 @contextmanager
-def prefect_api(home: Path | None = None) -> Iterator[str]:
-    """The API URL flows run against for the duration of the block (see the module docstring)."""
+def prefect_api(home: Path | None = None, *, services: bool = False) -> Iterator[str]:
+    """The API URL flows run against for the duration of the block (see the module docstring).
+    ``services``: a started server also runs Prefect's scheduler (needed to serve schedules)."""
     url = configured_api_url()
     if url:
         check_prefect(url)
@@ -39,7 +40,7 @@ def prefect_api(home: Path | None = None) -> Iterator[str]:
     env_home = os.environ.get("PREFECT_HOME")
     with tempfile.TemporaryDirectory(prefix="mlgate-prefect-") as tmp:
         root = home or (Path(env_home) if env_home else Path(tmp))
-        server = start_prefect_server(root, services=False)
+        server = start_prefect_server(root, services=services)
         try:
             with temporary_settings(updates={PREFECT_API_URL: server.url}):
                 yield server.url
