@@ -55,7 +55,8 @@ def test_an_internal_bug_is_exit_2_with_one_line(tmp_path: Path, monkeypatch: py
     assert main(["scan", str(tmp_path / "m.bin")]) == 2
     err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
     assert len(err) == 1, err
-    assert err[0].startswith("mlgate: error: KeyError: ") and "--debug" in err[0]
+    assert err[0].startswith("mlgate: error: KeyError: ")
+    assert "--debug" in err[0]
     assert "Traceback" not in err[0]
 
     try:
@@ -63,7 +64,8 @@ def test_an_internal_bug_is_exit_2_with_one_line(tmp_path: Path, monkeypatch: py
     finally:
         os.environ.pop("MLGATE_DEBUG", None)  # --debug exports it for the command's helpers
     err_debug = capsys.readouterr().err
-    assert "Traceback (most recent call last)" in err_debug and "in bug" in err_debug
+    assert "Traceback (most recent call last)" in err_debug
+    assert "in bug" in err_debug
     assert err_debug.strip().splitlines()[-1].startswith("mlgate: error: KeyError")
 
 
@@ -72,7 +74,9 @@ def test_rescan_with_mlflow_down_is_exit_2_one_line_within_the_bound(tmp_path: P
     code, err, seconds = _run(["rescan", "--config", str(_config(tmp_path, down))], tmp_path)
     assert code == 2, err
     assert len(err) == 1, err
-    assert "MLflow tracking server" in err[0] and down in err[0] and "MLGATE_CONNECT_TIMEOUT" in err[0]
+    assert "MLflow tracking server" in err[0]
+    assert down in err[0]
+    assert "MLGATE_CONNECT_TIMEOUT" in err[0]
     assert seconds < BOUND + SLACK
 
 
@@ -80,7 +84,8 @@ def test_run_with_mlflow_down_is_exit_2_one_line(tmp_path: Path) -> None:
     down = f"http://127.0.0.1:{free_port()}"
     code, err, seconds = _run(["run", "lifecycle", "--config", str(_config(tmp_path, down))], tmp_path)
     assert code == 2, err
-    assert len(err) == 1 and "MLflow tracking server" in err[0], err
+    assert len(err) == 1, err
+    assert "MLflow tracking server" in err[0]
     assert seconds < BOUND + SLACK
 
 
@@ -90,7 +95,9 @@ def test_run_with_s3_down_is_exit_2_one_line(tmp_path: Path) -> None:
                                                                       "suite": "suite.yaml"}})
     code, err, seconds = _run(["run", "train", "--config", str(cfg)], tmp_path, AWS_ENDPOINT_URL=down)
     assert code == 2, err
-    assert len(err) == 1 and "S3 endpoint" in err[0] and down in err[0], err
+    assert len(err) == 1, err
+    assert "S3 endpoint" in err[0]
+    assert down in err[0]
     assert seconds < BOUND + SLACK
 
 
