@@ -127,3 +127,17 @@ def test_timeouts_from_the_environment_are_validated(monkeypatch: pytest.MonkeyP
         connect_timeout()
     monkeypatch.setenv("MLGATE_CONNECT_TIMEOUT", "2.5")
     assert connect_timeout() == 2.5
+
+
+@pytest.mark.slow
+def test_run_blocked_prints_the_gate_and_reason_last_without_prefect_tracebacks(tmp_path: Path) -> None:
+    """No PREFECT_API_URL: the command starts its own Prefect server (never the ephemeral one), the
+    flow blocks at pre-train, and the last line names the checkpoint, the gate and the reason."""
+    from mlgate._dev.samples import write_poisoned_model
+
+    write_poisoned_model(tmp_path / "base")
+    cfg = _config(tmp_path, "http://127.0.0.1:9", base_models={"tiny": str(tmp_path / "base")})
+    code, err, _ = _run(["run", "train", "--config", str(cfg)], tmp_path)
+    assert code == 1, err
+    assert err[-1].startswith("mlgate: blocked at pre-train by model-scan: "), err
+    assert not any("Traceback" in ln for ln in err), err
