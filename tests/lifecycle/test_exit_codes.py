@@ -141,3 +141,17 @@ def test_run_blocked_prints_the_gate_and_reason_last_without_prefect_tracebacks(
     assert code == 1, err
     assert err[-1].startswith("mlgate: blocked at pre-train by model-scan: "), err
     assert not any("Traceback" in ln for ln in err), err
+
+
+def test_run_with_the_prefect_api_down_is_exit_2_one_line(tmp_path: Path) -> None:
+    from mlgate._dev.samples import write_clean_model
+
+    write_clean_model(tmp_path / "base")
+    down = f"http://127.0.0.1:{free_port()}/api"
+    cfg = _config(tmp_path, "http://127.0.0.1:9", base_models={"tiny": str(tmp_path / "base")})
+    code, err, seconds = _run(["run", "train", "--config", str(cfg)], tmp_path, PREFECT_API_URL=down)
+    assert code == 2, err
+    assert len(err) == 1, err
+    assert "Prefect API" in err[0]
+    assert down in err[0]
+    assert seconds < BOUND + SLACK

@@ -33,6 +33,9 @@ def release(model: str, version: str, config: Path, restore_aliases: bool, artif
 
     quiet_libraries()
     settings = load_settings(config, artifacts_destination=artifacts_destination)
+    from mlgate.integrations.servers import check_mlflow
+
+    check_mlflow(settings.tracking_uri)  # exit 2 with one line now, not after retries
     with contextlib.redirect_stdout(sys.stderr):  # MLflow prints run links on stdout
         res = release_version(settings, model, version, restore_aliases=restore_aliases)
     if fmt == "json":
