@@ -26,6 +26,7 @@ def quiet_prefect() -> None:
     before Prefect is imported."""
     if os.environ.get("MLGATE_DEBUG", "") in ("", "0", "false"):
         os.environ["PREFECT_LOGGING_LEVEL"] = "CRITICAL"
+        os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # no INFO chatter after the outcome
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 
