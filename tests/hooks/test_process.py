@@ -96,7 +96,7 @@ def test_clean_version_is_signed_then_only_verified(env: tuple[MlflowClient, Hoo
     assert {a.path for a in client.list_artifacts(evidence_run.info.run_id, "mlgate")} >= {
         "mlgate/attestation.json", "mlgate/model.sig", "mlgate/manifest.json", "mlgate/report.json"}
     again = handle_event(event("model_version.created", name="p-clean", version=v), settings, client=client)
-    assert again["action"] == "verified"  # idempotent: a re-delivered event does not re-sign
+    assert again["action"] == "verified", again.get("reason")  # idempotent: a re-delivered event does not re-sign
     assert client.get_model_version("p-clean", v).tags[T.ENVELOPE] == mv.tags[T.ENVELOPE]
 
 
@@ -137,10 +137,10 @@ def test_forged_pass_without_the_guard_is_caught_and_quarantined(env: tuple[Mlfl
     res = handle_event(event("model_version_tag.set", name="p-forged", version=v, key=T.VERDICT, value="pass"),
                        settings, client=client, emitter=Recorder())
     assert res["action"] == "quarantined"
-    assert "no signature by the configured key" in res["reason"]
+    assert "not signed by a trusted key" in res["reason"]
     mv = client.get_model_version("p-forged", v)
     assert (mv.tags[T.VERDICT], mv.aliases) == ("quarantined", [])
-    assert T.parse_revoked(mv.tags[T.REVOKED]) == [envelope_digest(forged)]
+    assert envelope_digest(forged) in T.parse_revoked(mv.tags[T.REVOKED])
 
 
 def test_bytes_changed_after_signing_are_caught_on_promotion(env: tuple[MlflowClient, HookSettings, Path]) -> None:

@@ -174,10 +174,10 @@ def process_version(
     try:
         if T.is_passing(tags.get(T.VERDICT)):
             # Verified in full, model signature included (profile "webhook").
-            from mlgate.gates.model_version import verify_version
+            from mlgate.gates.model_version import explain, verify_version
             from mlgate.policy import load_policy
 
-            report = verify_version(client, name, version, policy=load_policy(settings.policy_path),
+            report = verify_version(RegistryClient.wrap(client, settings.tracking_uri), name, version, policy=load_policy(settings.policy_path),
                                     public_keys=str(settings.public_key), profile="webhook",
                                     work_dir=work, checkpoint=CHECKPOINT)
             if report.manifests:
@@ -186,8 +186,8 @@ def process_version(
                 return {**base, "action": "verified"}
             if report.verdict is Verdict.ERROR and not any(
                     f.kind.value == "issue" for s in report.subjects for f in s.findings):
-                raise RuntimeError(f"{name} v{version} could not be verified: {report.reason}")  # retried
-            return _quarantine(f"mlgate.verdict is 'pass' but the evidence does not hold: {report.reason}")
+                raise RuntimeError(f"{name} v{version} could not be verified: {explain(report)}")  # retried
+            return _quarantine(f"mlgate.verdict is 'pass' but the evidence does not hold: {explain(report)}")
         copy = fetch_version(client, name, version, work / "model", settings.tracking_uri)
         base["manifest_sha256"] = copy.manifest_sha256
         return _scan_and_decide(client, settings, mv, copy, work, base, delivery_id, _quarantine)

@@ -64,6 +64,13 @@ def looks_transient(e: BaseException) -> bool:
     return any(s in text for s in _TRANSIENT_TEXT)
 
 
+def _uri_of(client: Any) -> str | None:
+    """The tracking URI an ``MlflowClient`` was built with (downloads must go to the same server)."""
+    tc = getattr(client, "_tracking_client", None)
+    uri = getattr(tc, "tracking_uri", None)
+    return uri if isinstance(uri, str) and uri else None
+
+
 class RegistryClient:
     def __init__(self, tracking_uri: str | None = None, *, client: Any | None = None) -> None:
         if client is None:
@@ -71,7 +78,7 @@ class RegistryClient:
 
             client = MlflowClient(tracking_uri=tracking_uri)
         self.raw: Any = client
-        self.tracking_uri = tracking_uri
+        self.tracking_uri = tracking_uri or _uri_of(client)
 
     @classmethod
     def wrap(cls, client: Any | RegistryClient, tracking_uri: str | None = None) -> RegistryClient:

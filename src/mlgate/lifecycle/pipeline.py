@@ -271,6 +271,7 @@ def verify_version(ctx: Context, version: str, checkpoint: str = "pre-deploy") -
     ``deploy``: signed statement by a trusted key, not revoked anywhere, for its exact source, the
     stored bytes re-hashed, the model signature, and the promotion rules of the deploy alias),
     then rescan the verified copy under the current policy. Raises GateFailed on any problem."""
+    from mlgate.gates.model_version import explain
     from mlgate.gates.model_version import verify_version as run_model_version
 
     cfg = ctx.cfg
@@ -282,7 +283,7 @@ def verify_version(ctx: Context, version: str, checkpoint: str = "pre-deploy") -
                                promote_to=cfg.doc.deploy.alias, keep_bytes=True)
     if report.verdict is not Verdict.PASS:
         ctx.hook(checkpoint, CheckpointOutcome(checkpoint, [report]))
-        raise GateFailed(checkpoint, report.gate, report.reason, report)
+        raise GateFailed(checkpoint, report.gate, explain(report), report)
     (subject,) = report.subjects
     d = subject.details
     copy = StagedCopy(uri=str(d["fetched_from"]), path=Path(d["local_copy"]), files=dict(d["files"]),

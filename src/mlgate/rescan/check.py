@@ -43,6 +43,7 @@ from mlgate.evidence import tags as T
 from mlgate.evidence import verify as EV
 from mlgate.evidence.keys import VerificationError, load_public_keys
 from mlgate.evidence.model_signature import verify_model_signature
+from mlgate.gates.model_version import explain
 from mlgate.integrations import aws
 from mlgate.integrations.mlflow import FetchedCopy, FetchError, RegistryClient, VersionInfo, looks_transient
 from mlgate.lifecycle.staging import StagingError, hash_tree, stage
@@ -383,7 +384,7 @@ def _full_check(rt: Runtime, ref: VersionRef, checkpoint: str, signed: str, att:
                              f"{fetched.copy.manifest_sha256[:16]}...) are not the signed bytes (manifest "
                              f"{signed[:16]}...){hint}", byte_check="download")
             if not any(f.kind.value == "issue" for f in findings):
-                raise MlgateError(f"{ref.label}: could not be verified: {report.reason}")
+                raise MlgateError(f"{ref.label}: could not be verified: {explain(report)}")
             raise failed_from(findings, byte_check="download")
         assert fetched.copy is not None
         path, files, objs, src = fetched.copy.path, fetched.copy.files, fetched.objs, fetched.src

@@ -30,6 +30,7 @@ from mlgate.errors import GateFailed, UsageError
 from mlgate.evidence import tags as T
 from mlgate.evidence import verify as EV
 from mlgate.evidence.statement import PIPELINE, RELEASE, verify_statement
+from mlgate.gates.model_version import explain
 from mlgate.integrations.mlflow import RegistryClient
 from mlgate.lifecycle.staging import StagedCopy, hash_tree
 from mlgate.model import Report, Verdict
@@ -101,7 +102,7 @@ def release_version(
         if report.verdict is not Verdict.PASS or fetched.copy is None:
             findings = [f for s in report.subjects for f in s.findings] + list(report.findings)
             category = CATEGORY_OF.get(findings[0].id, "error") if findings else "error"
-            why = report.reason
+            why = explain(report)
             if category == "bytes-changed":
                 why += ": register the new bytes as a new version"
             raise GateFailed(CHECKPOINT, category, f"{name} v{version}: {why}", report)

@@ -7,6 +7,6 @@ declared :data:`~mlgate.evidence.verify.PROFILES` table, never a code path of it
 """
 
 from mlgate.evidence.verify import PROFILES, VerificationProfile
-from mlgate.gates.model_version.gate import ModelVersionGate, parse_subject, verify_version
+from mlgate.gates.model_version.gate import ModelVersionGate, explain, parse_subject, verify_version
 
-__all__ = ["PROFILES", "ModelVersionGate", "VerificationProfile", "parse_subject", "verify_version"]
+__all__ = ["PROFILES", "ModelVersionGate", "VerificationProfile", "explain", "parse_subject", "verify_version"]

@@ -190,3 +190,10 @@ def verify_version(
     an entry point being installed to verify evidence)."""
     return ModelVersionGate().evaluate([f"models:/{name}/{version}"], policy, checkpoint, registry=registry,
                                        public_keys=public_keys, profile=profile, work_dir=work_dir, **options)
+
+
+def explain(report: Report) -> str:
+    """The findings' messages (what was wrong, per subject), else the report's reason."""
+    msgs = [f.message for s in report.subjects for f in s.findings if not f.waived] + \
+        [f.message for f in report.findings if not f.waived]
+    return "; ".join(dict.fromkeys(msgs)) or report.reason
