@@ -94,7 +94,8 @@ def env(moto_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     server = start_mlflow(work / "mlflow", s3_endpoint=moto_server, artifact_bucket=bucket,
                           registry_store_uri=f"mlgate+sqlite:///{db}",
                           extra_env={"MLGATE_REGISTRY_PUBLIC_KEY": trusted,
-                                     "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"})
+                                     "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"},
+                          timeout=300)  # a busy shared machine can take minutes to start it
     policy = write_policy(work / "policy.yaml", base="default.yaml", include_rescan=True,
                           rescan={"audit_buckets": False, "artifacts_destination": f"s3://{bucket}/mlflow"})
     try:

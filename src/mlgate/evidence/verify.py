@@ -197,7 +197,8 @@ def verify_evidence(
     promotion: PromotionPolicy | None = None,
 ) -> Verification:
     """Everything about ``ev`` that can be decided from its tags and (when given) the manifest of
-    its stored bytes. ``revoked``: the attestation ids revoked for this version *and* globally."""
+    its stored bytes. ``revoked``: the globally revoked attestation ids (the version's own
+    ``mlgate.revoked_attestations`` are always added)."""
     subject = ev.subject
     out = Verification(claims=None)
 
@@ -231,7 +232,7 @@ def verify_evidence(
         legacy = envelope_text_digest(envelope)
         if legacy:
             ids.add(legacy)
-        hit = ids & {r.lower() for r in revoked}
+        hit = ids & ({r.lower() for r in revoked} | set(T.parse_revoked(ev.tags.get(T.REVOKED))))
         if hit:
             add(REVOKED, f"the verdict statement (attestation {claims.attestation_id[:16]}...) was revoked by a "
                          "quarantine; it is refused on every version and model", attestation_id=claims.attestation_id)
