@@ -84,7 +84,7 @@ def test_first_format_is_read_with_its_body_digest_as_id(keys: tuple[Path, Path]
     priv, pub = keys
     env = legacy_envelope(priv, source="s", manifest_sha256=M)
     c = verify_statement(env, [load_public_key(pub)])
-    assert c.legacy and c.provenance == "unknown" and c.source == "s" and len(c.attestation_id) == 64
+    assert (c.legacy, c.provenance, c.source, len(c.attestation_id)) == (True, "unknown", "s", 64)
     assert attestation_id_of(env) == c.attestation_id
 
 
