@@ -196,6 +196,7 @@ def _guard(e: Env, name: str, version: str) -> str:
     try:
         e.client.set_registered_model_alias(name, "production", version)
     except MlflowException as ex:
+        e.results[("guard-reason", f"{name}/{version}")] = ex.message
         return "refused" if ex.error_code == "PERMISSION_DENIED" else f"error: {ex.error_code}"
     e.client.delete_registered_model_alias(name, "production")
     return "ok"
@@ -379,6 +380,16 @@ def registry_hook_provenance(e: Env, tag: str) -> tuple[str, str]:
 
 
 R = "refused"
+# Why a refusal must happen (so that a cell cannot pass for an unrelated reason).
+WHY = {
+    "bytes changed": "not the signed bytes",
+    "revoked, re-wrapped, re-registered": "revoked",
+    "revoked, on another model": "revoked",
+    "forged verdict": "not signed by a trusted key",
+    "statement without source": "names no source",
+    "missing model signature": "model signature",
+    "provenance registry-hook": "provenance 'registry-hook'",
+}
 SCENARIOS: dict[str, tuple[Builder, dict[str, str]]] = {
     # scenario: (builder, expected outcome per caller)
     "clean": (clean, dict.fromkeys(CALLERS, "ok")),
@@ -406,7 +417,12 @@ def test_verification_matrix(env: Env, scenario: str) -> None:
         subjects.add(f"{name}/{version}")
         got[caller] = call(env, caller, name, version)
         env.results[(scenario, caller)] = got[caller]
-    assert got == expected, {k: v for k, v in env.results.items() if k[1] in subjects}
+    reasons = {k: v for k, v in env.results.items() if k[1] in subjects}
+    assert got == expected, reasons
+    for caller, outcome in got.items():
+        if outcome == R:
+            why = [v for (c, s), v in reasons.items() if c == f"{caller}-reason"]
+            assert any(WHY[scenario] in w for w in why), (caller, why)
 
 
 def test_revocation_is_global_and_keyed_on_the_signed_id(env: Env) -> None:
