@@ -103,6 +103,11 @@ def test_signing_key_must_be_private_to_the_publishing_user(keys: tuple[Path, Pa
     with pytest.raises(KeyFileError, match=r"mode 0640 lets others read it; run `chmod 600"):
         load_signer(priv)
     os.chmod(priv, 0o600)
+    if os.geteuid() == 0:  # only root can hand the file to another owner
+        os.chown(priv, 65534, -1)
+        with pytest.raises(KeyFileError, match="owned by uid 65534, not by the publishing user"):
+            load_signer(priv)
+        os.chown(priv, 0, -1)
     link = tmp_path / "link.pem"
     link.symlink_to(priv)
     with pytest.raises(KeyFileError, match="not a regular file"):

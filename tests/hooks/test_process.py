@@ -90,6 +90,10 @@ def test_clean_version_is_signed_then_only_verified(env: tuple[MlflowClient, Hoo
     assert (res["action"], res["verdict"]) == ("signed", "pass")
     mv = client.get_model_version("p-clean", v)
     assert mv.tags[T.VERDICT] == "pass"
+    # signed as a hand-registered version: usable, not promotable by default; readable at a glance
+    assert mv.tags[T.PROVENANCE] == "registry-hook"
+    assert mv.description.startswith("mlgate: PASS at pre-publish (registry-hook) · ")
+    assert f"report: runs:/{mv.tags[T.EVIDENCE_RUN]}/mlgate/report.json" in mv.description
     assert mv.tags[T.MANIFEST] == manifest(stored_folder(client, "p-clean", v))
     evidence_run = client.get_run(mv.tags[T.EVIDENCE_RUN])
     assert evidence_run.data.tags["mlgate.delivery_id"] == "d-1"
@@ -111,6 +115,7 @@ def test_poisoned_version_is_quarantined_with_its_report(env: tuple[MlflowClient
     assert rec.events == ["mlgate.model.quarantined"]
     mv = client.get_model_version("p-poisoned", v)
     assert mv.tags[T.VERDICT] == "quarantined"
+    assert mv.description.startswith("mlgate: QUARANTINED · pre-publish verdict fail: model-scan")
     assert "model-scan" in mv.tags[T.QUARANTINE_REASON]
     report = client.download_artifacts(mv.tags[T.EVIDENCE_RUN], "mlgate/report.json", str(work / "rep"))
     assert json.loads(Path(report).read_text())["verdict"] == "fail"
