@@ -19,6 +19,8 @@ from mlgate.registry import tags as T
 from mlgate.registry.verify import envelope_digest
 from mlgate.samples import write_clean_model
 
+REPO = Path(__file__).resolve().parents[2]
+
 ENV, VERDICT = T.ENVELOPE, T.VERDICT
 
 
@@ -362,3 +364,60 @@ def test_the_plugin_needs_neither_prefect_nor_great_expectations() -> None:
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert (r.returncode, r.stdout.strip()) == (0, "ok"), r.stderr
+
+
+def test_protected_alias_accepts_only_the_provenances_the_policy_names(make_store: StoreFactory, tmp_path: Path,
+                                                                        keys: dict[str, Path]) -> None:
+    from mlgate_registry_guard.config import load_evidence_policy
+
+    from mlgate.evidence.verify import EvidencePolicy, PromotionPolicy
+
+    store = make_store()
+    name, folder = new_version(store, tmp_path)
+    hook = envelope(keys["priv"], source=str(folder), manifest_sha256=manifest(folder), name=name,
+                    provenance="registry-hook")
+    store.set_model_version_tag(name, "1", ModelVersionTag(ENV, hook))
+    store.set_model_version_tag(name, "1", ModelVersionTag(VERDICT, "pass"))  # usable...
+    store.set_registered_model_alias(name, "staging", "1")
+    with denied("provenance 'registry-hook'; a protected alias accepts \\['pipeline', 'release'\\]"):
+        store.set_registered_model_alias(name, "production", "1")  # ...not promotable by default
+    lenient = EvidencePolicy(promotion=PromotionPolicy(provenances=("pipeline", "release", "registry-hook")))
+    make_store(evidence=lenient).set_registered_model_alias(name, "production", "1")
+    pinned = EvidencePolicy(promotion=PromotionPolicy(policy_digests=("sha256:" + "cd" * 32,)))
+    other, folder2 = new_version(store, tmp_path)
+    sign_version(store, other, folder2, keys["priv"])
+    with denied("not an accepted one"):
+        make_store(evidence=pinned).set_registered_model_alias(other, "production", "1")
+    # the guard reads the policy named by MLGATE_POLICY (the default policy: the default rules)
+    assert load_evidence_policy(str(REPO / "policies" / "default.yaml")) == EvidencePolicy()
+    with pytest.raises(GuardConfigError, match="MLGATE_POLICY"):
+        load_evidence_policy(str(tmp_path / "missing.yaml"))
+
+
+def test_global_revocation_list_refuses_the_statement_everywhere_and_only_grows(
+        make_store: StoreFactory, tmp_path: Path, keys: dict[str, Path]) -> None:
+    from mlgate.evidence import tags as T
+    from mlgate.evidence.statement import attestation_id_of
+
+    store = make_store()
+    name, folder = new_version(store, tmp_path)
+    env = envelope(keys["priv"], source=str(folder), manifest_sha256=manifest(folder), name=name)
+    store.set_model_version_tag(name, "1", ModelVersionTag(ENV, env))
+    aid = attestation_id_of(env)
+    assert aid is not None
+    import contextlib
+
+    from mlflow.entities.model_registry import RegisteredModelTag
+
+    with contextlib.suppress(MlflowException):  # created by an earlier test in this database
+        store.create_registered_model(T.REVOCATION_MODEL)
+
+    store.set_registered_model_tag(T.REVOCATION_MODEL, RegisteredModelTag(T.revocation_tag(aid), "test"))
+    with denied("was revoked by a quarantine"):
+        store.set_model_version_tag(name, "1", ModelVersionTag(VERDICT, "pass"))
+    with denied("revocations can only be added"):
+        store.delete_registered_model_tag(T.REVOCATION_MODEL, T.revocation_tag(aid))
+    with denied("revocations can only be added"):
+        store.delete_registered_model(T.REVOCATION_MODEL)
+    with denied("revocations can only be added"):
+        store.rename_registered_model(T.REVOCATION_MODEL, "gone")
