@@ -199,7 +199,7 @@ def test_malicious_version_is_quarantined_and_cannot_be_promoted(e2e: E2E) -> No
     assert (doc["gate"], doc["verdict"]) == ("model-scan", "fail")
     with pytest.raises(MlflowException, match=r"PERMISSION_DENIED.*notebook-poisoned/1: quarantined: pre-publish verdict fail"):
         e2e.client.set_registered_model_alias("notebook-poisoned", "production", version)
-    with pytest.raises(MlflowException, match=r"PERMISSION_DENIED.*carries no signed statement \(mlgate.attestation_envelope\)"):
+    with pytest.raises(MlflowException, match=r"PERMISSION_DENIED.*no signed verdict statement \(mlgate.attestation_envelope\)"):
         e2e.client.set_model_version_tag("notebook-poisoned", version, T.VERDICT, "pass")
 
 

@@ -85,7 +85,8 @@ class Failed(Exception):
     """The version no longer verifies: quarantine it."""
 
     def __init__(self, category: str, reason: str, *, gates: dict[str, str] | None = None,
-                 byte_check: str = "none", scanned: bool = False) -> None:
+                 byte_check: str = "none", scanned: bool = False, reports: Sequence[Report] = ()) -> None:
+        self.reports = tuple(reports)
         self.category = category
         self.reason = reason
         self.gates = gates or {}
@@ -265,7 +266,7 @@ def _check(rt: Runtime, ref: VersionRef, inv: Inventory | None = None) -> Versio
         q = quarantine(rt.client, ref.name, ref.version, f"rescan [{f.category}]: {f.reason}",
                        emit_event=rt.settings.emit_events, emitter=rt.emitter, public_keys=rt.public_keys)
         return _result(ref, Outcome.QUARANTINED, category=f.category, reason=f.reason, checkpoint=checkpoint,
-                       gates=f.gates, byte_check=f.byte_check, scanned=f.scanned,
+                       gates=f.gates, byte_check=f.byte_check, scanned=f.scanned, reports=f.reports,
                        removed_aliases=tuple(q.removed_aliases), event_emitted=q.event_emitted)
 
 
@@ -382,27 +383,32 @@ def _full_check(rt: Runtime, ref: VersionRef, checkpoint: str, signed: str, att:
                 hint, category = _manifest_diff(rt, ref, fetched.copy.files, signed, work)
                 raise Failed(category, f"the bytes at {fetched.src.uri if fetched.src else ref.source} (manifest "
                              f"{fetched.copy.manifest_sha256[:16]}...) are not the signed bytes (manifest "
-                             f"{signed[:16]}...){hint}", byte_check="download")
+                             f"{signed[:16]}...){hint}", byte_check="download", reports=[report])
             if not any(f.kind.value == "issue" for f in findings):
                 raise MlgateError(f"{ref.label}: could not be verified: {explain(report)}")
-            raise failed_from(findings, byte_check="download")
+            f = failed_from(findings, byte_check="download")
+            f.reports = (report,)
+            raise f
         assert fetched.copy is not None
         path, files, objs, src = fetched.copy.path, fetched.copy.files, fetched.objs, fetched.src
         gates: dict[str, str] = {}
+        reports: list[Report] = [report]
         if need_scan:
-            reports, notes = _scan(rt, path, checkpoint)
-            gates = {r.gate: r.verdict.value for r in reports}
-            verdict = Verdict.worst([r.verdict for r in reports]) if reports else Verdict.INCOMPLETE
+            scan_reports, notes = _scan(rt, path, checkpoint)
+            reports += scan_reports
+            gates = {r.gate: r.verdict.value for r in scan_reports}
+            verdict = Verdict.worst([r.verdict for r in scan_reports]) if scan_reports else Verdict.INCOMPLETE
             if verdict is not Verdict.PASS:
-                bad = next((r for r in reports if r.verdict is verdict), None)
+                bad = next((r for r in scan_reports if r.verdict is verdict), None)
                 why = f"{bad.gate}: {bad.reason}" if bad is not None else "; ".join(notes) or "nothing was checked"
                 raise Failed("findings", f"{checkpoint} verdict {verdict.value}: {why}", gates=gates,
-                             byte_check="download", scanned=True)
+                             byte_check="download", scanned=True, reports=reports)
         if hash_tree(path) != files:
             raise Failed("bytes-changed", "the local copy changed during the check", byte_check="download")
         record_state(rt, ref, signed, att, key, src, objs, fetched.sig_loc, fetched.sig_objs, need_scan, state)
         return _result(ref, Outcome.CLEAN if need_scan else Outcome.UNCHANGED, byte_check="download",
-                       scanned=need_scan, checkpoint=checkpoint, gates=gates, manifest_sha256=signed)
+                       scanned=need_scan, checkpoint=checkpoint, gates=gates, manifest_sha256=signed,
+                       reports=tuple(reports))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
