@@ -435,3 +435,40 @@ def test_revocation_is_global_and_keyed_on_the_signed_id(env: Env) -> None:
         env.client.delete_registered_model_tag(T.REVOCATION_MODEL, key)
     with pytest.raises(MlflowException, match="revocations can only be added"):
         env.client.delete_registered_model(T.REVOCATION_MODEL)
+
+
+def _chromium() -> str | None:
+    import shutil
+
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(_chromium() is None, reason="Debian's chromium is not installed (apt-get install chromium)")
+def test_the_version_page_shows_the_verdict_at_a_glance(env: Env) -> None:
+    """The real MLflow UI in headless Chromium: the version's description carries the verdict in
+    one line (signed by the webhook worker; quarantined by a rescan), above the tag box."""
+    import subprocess
+
+    from mlgate.hooks.process import process_version
+
+    name = "ui-glance"
+    _ensure_model(env.client, name)
+    folder = write_clean_model(env.work / "src" / name)
+    run = env.client.create_run(env.exp)
+    env.client.log_artifacts(run.info.run_id, str(folder), "model")
+    v1 = str(env.client.create_model_version(name, f"{run.info.artifact_uri}/model", run_id=run.info.run_id).version)
+    assert process_version(env.client, _hook_settings(env), name, v1)["action"] == "signed"
+    v2 = bytes_changed(env, "ui")[1]
+    assert _rescan(env, "bytes-ui", v2) == "refused"
+    pages = {(name, v1): "mlgate: PASS at pre-publish (registry-hook) · ",
+             ("bytes-ui", v2): "mlgate: QUARANTINED · rescan [bytes-changed]: "}
+    for (model, version), expected in pages.items():
+        url = f"{env.url}/#/models/{model}/versions/{version}"
+        argv = [str(_chromium()), "--headless=new", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=20000",
+                "--window-size=1400,900"]
+        dom = subprocess.run([*argv, "--dump-dom", url], capture_output=True, text=True, timeout=180).stdout
+        assert expected in dom, f"{url}: the description is not on the page"
+        shot = env.work / f"{model}-v{version}.png"  # kept with the test's temporary files for a look
+        subprocess.run([*argv, f"--screenshot={shot}", url], capture_output=True, timeout=180, check=False)
+        assert shot.is_file()
+        assert shot.stat().st_size > 10_000
