@@ -188,3 +188,18 @@ def test_settings_need_the_key_pair(monkeypatch: pytest.MonkeyPatch) -> None:
     assert not s.is_protected("production")
     with pytest.raises(UsageError, match="the signing key pair does not load"):
         s.validate()
+
+
+def test_protected_alias_on_a_hook_signed_version_is_taken_away(env: tuple[MlflowClient, HookSettings, Path]) -> None:
+    """Without a guard anyone can set `production`: the worker removes a protected alias that the
+    version's statement does not qualify for (registry-hook), and the version stays usable."""
+    client, settings, work = env
+    v = register(client, work, "p-promoted")
+    assert process_version(client, settings, "p-promoted", v)["action"] == "signed"
+    client.set_registered_model_alias("p-promoted", "production", v)
+    client.set_registered_model_alias("p-promoted", "staging", v)
+    res = handle_event(event("model_version_alias.created", name="p-promoted", version=v, alias="production"),
+                       settings, client=client)
+    assert (res["action"], res["removed_aliases"]) == ("demoted", ["production"])
+    mv = client.get_model_version("p-promoted", v)
+    assert (mv.tags[T.VERDICT], mv.aliases) == ("pass", ["staging"])

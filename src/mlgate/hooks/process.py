@@ -174,20 +174,41 @@ def process_version(
     try:
         if T.is_passing(tags.get(T.VERDICT)):
             # Verified in full, model signature included (profile "webhook").
+            from mlgate.evidence import verify as EV
             from mlgate.gates.model_version import explain, verify_version
             from mlgate.policy import load_policy
 
-            report = verify_version(RegistryClient.wrap(client, settings.tracking_uri), name, version, policy=load_policy(settings.policy_path),
-                                    public_keys=str(settings.public_key), profile="webhook",
-                                    work_dir=work, checkpoint=CHECKPOINT)
+            registry = RegistryClient.wrap(client, settings.tracking_uri)
+            policy = load_policy(settings.policy_path)
+            report = verify_version(registry, name, version, policy=policy, public_keys=str(settings.public_key),
+                                    profile="webhook", work_dir=work, checkpoint=CHECKPOINT)
             if report.manifests:
                 base["manifest_sha256"] = report.manifests[0].manifest_sha256
-            if report.verdict is Verdict.PASS:
-                return {**base, "action": "verified"}
             if report.verdict is Verdict.ERROR and not any(
                     f.kind.value == "issue" for s in report.subjects for f in s.findings):
                 raise RuntimeError(f"{name} v{version} could not be verified: {explain(report)}")  # retried
-            return _quarantine(f"mlgate.verdict is 'pass' but the evidence does not hold: {explain(report)}")
+            if report.verdict is not Verdict.PASS:
+                return _quarantine(f"mlgate.verdict is 'pass' but the evidence does not hold: {explain(report)}")
+            # Without a registry guard, a protected alias may have been set on a version whose
+            # statement that alias does not accept (e.g. a registry-hook one): take the alias away
+            # (the version stays usable).
+            protected = [a for a in (mv.aliases or []) if settings.is_protected(a)]
+            if protected:
+                ev_policy = policy.gate_config("model-version", EV.EvidencePolicy)
+                claims = EV.verify_evidence(EV.VersionEvidence(name, version, mv.source, tags), EV.WEBHOOK,
+                                            _keys(settings)).claims
+                removed = []
+                for alias in protected:
+                    problems = EV.check_promotion(claims, ev_policy.promotion_for(alias),
+                                                  f"models:/{name}/{version}") if claims else []
+                    if problems:
+                        client.delete_registered_model_alias(name, alias)
+                        removed.append(alias)
+                        log.warning("removed protected alias %r from %s v%s: %s", alias, name, version,
+                                    "; ".join(f.message for f in problems))
+                if removed:
+                    return {**base, "action": "demoted", "removed_aliases": removed}
+            return {**base, "action": "verified"}
         copy = fetch_version(client, name, version, work / "model", settings.tracking_uri)
         base["manifest_sha256"] = copy.manifest_sha256
         return _scan_and_decide(client, settings, mv, copy, work, base, delivery_id, _quarantine)
