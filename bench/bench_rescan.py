@@ -7,7 +7,7 @@
    Registration is a cheaper equivalent of ``pipeline.attach_evidence`` that produces the same,
    valid evidence: each version's files are scanned with the real model-scan gate at pre-publish,
    signed with OpenSSF Model Signing, and given a signed verdict attestation and the same
-   ``mlgate.*`` tags (``mlflow_tags``); the model files and the signature go straight to the
+   ``mlgate.*`` tags (``evidence_tags``); the model files and the signature go straight to the
    versioned artifact bucket (``s3://mlgate-artifacts/bench/...``, the version's source) instead
    of being logged to one MLflow run per version.
 2. Run the Prefect flow ``flows/rescan.py`` (thread pool, ``--max-workers``) four times:
@@ -84,11 +84,10 @@ class Registrar:
 
     def register(self, name: str, i: int) -> str:
         from mlgate.api import scan
-        from mlgate.digest import manifest_of
-        from mlgate.evidence.attestation import attestation_digest
-        from mlgate.lifecycle.signing import ModelSigningKey, build_attestation, sign_attestation
-        from mlgate.lifecycle.staging import hash_tree
-        from mlgate.report.mlflow_tags import mlflow_tags
+        from mlgate.digest import hash_tree, manifest_of
+        from mlgate.evidence import tags as T
+        from mlgate.evidence.model_signature import load_signer
+        from mlgate.evidence.statement import PIPELINE, build_statement, sign_statement
 
         folder = write_model(self.work / "src" / name / str(i) / "model", i)
         sig = self.work / "src" / name / str(i) / "model.sig"
@@ -98,17 +97,19 @@ class Registrar:
         manifest = manifest_of(files)
         report = scan([folder], checkpoint="pre-publish", policy=self.policy)
         assert report.verdict.value == "pass", report.reason
-        ModelSigningKey(self.priv, self.pub).sign_model(folder, sig)
-        attestation = build_attestation(model_name=name, manifest_sha256=manifest, files=files, reports=[report],
-                                        source=source)
-        env = sign_attestation(attestation, self.priv)
+        signer = load_signer(self.priv)
+        signer.sign_model(folder, sig)
+        statement = build_statement(model_name=name, manifest_sha256=manifest, file_count=len(files),
+                                    reports=[report], source=source, provenance=PIPELINE)
+        env = sign_statement(statement, signer)
         for p in sorted(folder.iterdir()):
             self.s3.upload_file(str(p), BUCKET, f"{prefix}/model/{p.name}")
         self.s3.upload_file(str(sig), BUCKET, f"{prefix}/mlgate/model.sig")
-        tags = mlflow_tags([report], manifest_sha256=manifest, checked_at=attestation["checked_at"],
-                           signature_path=f"s3://{BUCKET}/{prefix}/mlgate/model.sig",
-                           attestation_sha256=attestation_digest(env),
-                           attestation_envelope=json.dumps(env, separators=(",", ":")))
+        tags = T.evidence_tags([report], manifest_sha256=manifest,
+                               checked_at=statement["predicate"]["checked_at"],
+                               signature_path=f"s3://{BUCKET}/{prefix}/mlgate/model.sig",
+                               attestation_envelope=env, attestation_id=statement["predicate"]["attestation_id"],
+                               provenance=PIPELINE)
         mv = self.client.create_model_version(name, source, tags=tags)
         return str(mv.version)
 

@@ -36,3 +36,27 @@ def sha256_file(path: str | os.PathLike[str]) -> tuple[str, int]:
 def manifest_of(files: Mapping[str, str]) -> str:
     lines = "".join(f"{files[p]}  {p}\n" for p in sorted(files, key=lambda s: s.encode()))
     return hashlib.sha256(lines.encode()).hexdigest()
+
+
+class TreeError(ValueError):
+    """A folder to hash holds something that is not a regular file (a symlink, a device)."""
+
+
+def hash_tree(path: str | os.PathLike[str]) -> dict[str, str]:
+    """``relative/posix/path -> sha256`` of every regular file under ``path`` (or of the file
+    itself); symlinks and special files raise :class:`TreeError` instead of being followed."""
+    import stat
+    from pathlib import Path
+
+    root = Path(path)
+    if root.is_file() and not root.is_symlink():
+        return {root.name: sha256_file(root)[0]}
+    out: dict[str, str] = {}
+    for base, dirs, files in os.walk(root, followlinks=False):
+        dirs.sort()
+        for fn in sorted(files):
+            p = Path(base) / fn
+            if p.is_symlink() or not stat.S_ISREG(p.lstat().st_mode):
+                raise TreeError(f"{p}: not a regular file")
+            out[p.relative_to(root).as_posix()] = sha256_file(p)[0]
+    return out

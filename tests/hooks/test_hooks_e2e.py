@@ -30,7 +30,7 @@ from mlflow.exceptions import MlflowException
 from tests.hooks.hooks_helpers import body_of, payload, post, post_oversized, signed_headers, start_receiver
 
 from mlgate.evidence.attestation import generate_keypair
-from mlgate.hooks.process import HookSettings, fetch_version, verify_evidence
+from mlgate.hooks.process import HookSettings, fetch_version
 from mlgate.hooks.queue import EventQueue
 from mlgate.hooks.runners import give_up_handler
 from mlgate.hooks.worker import Worker, WorkerSettings
@@ -159,21 +159,32 @@ def test_hand_registered_clean_version_is_signed_within_seconds(e2e: E2E) -> Non
     assert took <= WITHIN_S
     mv = e2e.client.get_model_version("notebook-clean", version)
     copy = fetch_version(e2e.client, "notebook-clean", version, e2e.work / "check-clean", e2e.url)
-    payload_ = verify_evidence(mv, copy, e2e.settings)  # signature, exact source, manifest of stored bytes
-    assert payload_["subject"]["source"] == mv.source
+    from mlgate.gates.model_version import verify_version
+    from mlgate.policy import load_policy
+
+    report = verify_version(e2e.client, "notebook-clean", version, policy=load_policy(e2e.settings.policy_path),
+                            public_keys=str(e2e.settings.public_key), profile="webhook",
+                            work_dir=e2e.work / "verify-clean")  # statement, source, bytes, model signature
+    assert report.verdict.value == "pass", report.reason
+    assert report.subjects[0].details["provenance"] == "registry-hook"
     assert mv.tags[T.MANIFEST] == copy.manifest_sha256
     assert e2e.client.get_run(mv.tags[T.EVIDENCE_RUN]).data.tags["mlgate.verdict"] == "pass"
     created = [r for r in results_for(e2e, f"notebook-clean/{version}") if r["trigger"] == "model_version.created"]
     assert [r["action"] for r in created] == ["signed"]
-    # the server's guard accepts the promotion now
-    e2e.client.set_registered_model_alias("notebook-clean", "production", version)
+    # usable, but a hand-registered version is not promotable to a protected alias by default:
+    # the server's guard refuses it (provenance registry-hook); an unprotected alias is fine
+    from mlflow.exceptions import MlflowException
+
+    with pytest.raises(MlflowException, match="provenance 'registry-hook'"):
+        e2e.client.set_registered_model_alias("notebook-clean", "production", version)
+    e2e.client.set_registered_model_alias("notebook-clean", "staging", version)
     # our own tag writes came back as events; each re-verified the evidence and changed nothing
     pump(e2e, lambda: e2e.queue.counts()["new"] == 0 and e2e.queue.counts()["processing"] == 0)
     others = Counter(r["action"] for r in results_for(e2e, f"notebook-clean/{version}") if r not in created)
-    # envelope tag, verdict tag, production alias: re-verified; the descriptive tags: ignored
-    assert others["verified"] == 3
+    # envelope tag, verdict tag: re-verified; the descriptive tags and the staging alias: ignored
+    assert others["verified"] == 2
     assert set(others) == {"verified", "ignored"}
-    assert e2e.client.get_model_version_by_alias("notebook-clean", "production").tags[T.VERDICT] == "pass"
+    assert e2e.client.get_model_version_by_alias("notebook-clean", "staging").tags[T.VERDICT] == "pass"
 
 
 def test_malicious_version_is_quarantined_and_cannot_be_promoted(e2e: E2E) -> None:
@@ -187,9 +198,9 @@ def test_malicious_version_is_quarantined_and_cannot_be_promoted(e2e: E2E) -> No
     report = e2e.client.download_artifacts(mv.tags[T.EVIDENCE_RUN], "mlgate/report.json", str(e2e.work / "rep"))
     doc = json.loads(Path(report).read_text())
     assert (doc["gate"], doc["verdict"]) == ("model-scan", "fail")
-    with pytest.raises(MlflowException, match=r"PERMISSION_DENIED.*mlgate.verdict tag is 'quarantined'"):
+    with pytest.raises(MlflowException, match=r"PERMISSION_DENIED.*notebook-poisoned/1: quarantined: pre-publish verdict fail"):
         e2e.client.set_registered_model_alias("notebook-poisoned", "production", version)
-    with pytest.raises(MlflowException, match=r"PERMISSION_DENIED.*no mlgate.attestation_envelope"):
+    with pytest.raises(MlflowException, match=r"PERMISSION_DENIED.*no signed verdict statement \(mlgate.attestation_envelope\)"):
         e2e.client.set_model_version_tag("notebook-poisoned", version, T.VERDICT, "pass")
 
 

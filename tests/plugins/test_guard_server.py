@@ -124,9 +124,9 @@ def test_forged_verdict_tag_is_refused(stack: Stack) -> None:
     version, folder = hand_register(stack, "fraud-forged")
     mv = stack.client.get_model_version("fraud-forged", version)
     # A well-formed envelope for the exact source and bytes, signed by someone else's key.
-    forged = envelope(stack.keys["attacker"], source=mv.source, manifest_sha256=manifest(folder))
+    forged = envelope(stack.keys["attacker"], source=mv.source, manifest_sha256=manifest(folder), name="fraud-forged")
     stack.client.set_model_version_tag("fraud-forged", version, T.ENVELOPE, forged)
-    with pytest.raises(MlflowException, match=r"PERMISSION_DENIED.*no signature by the configured key") as e:
+    with pytest.raises(MlflowException, match=r"PERMISSION_DENIED.*not signed by a trusted key") as e:
         stack.client.set_model_version_tag("fraud-forged", version, T.VERDICT, "pass")
     assert e.value.get_http_status_code() == 403
     status, body = rest(stack, "/api/2.0/mlflow/model-versions/set-tag",
@@ -135,16 +135,21 @@ def test_forged_verdict_tag_is_refused(stack: Stack) -> None:
     assert T.VERDICT not in stack.client.get_model_version("fraud-forged", version).tags
 
 
-def test_signed_version_is_promoted_and_changed_bytes_are_not(stack: Stack) -> None:
+def test_hook_signed_version_is_usable_not_promotable_and_changed_bytes_are_not(stack: Stack) -> None:
     version, _ = hand_register(stack, "fraud-signed")
     result = process_version(stack.client, stack.settings, "fraud-signed", version)
     assert result["action"] == "signed", result
-    stack.client.set_registered_model_alias("fraud-signed", "production", version)
-    assert str(stack.client.get_model_version_by_alias("fraud-signed", "production").version) == version
+    # signed by the registry hook: a protected alias refuses it under the default policy
+    with pytest.raises(MlflowException, match=r"PERMISSION_DENIED.*provenance 'registry-hook'"):
+        stack.client.set_registered_model_alias("fraud-signed", "production", version)
+    stack.client.set_registered_model_alias("fraud-signed", "staging", version)
 
     # Same bytes, signed, but the S3 object under the version is replaced afterwards.
-    v2, _ = hand_register(stack, "fraud-swapped")
-    assert process_version(stack.client, stack.settings, "fraud-swapped", v2)["action"] == "signed"
+    v2, folder2 = hand_register(stack, "fraud-swapped")
+    mv2 = stack.client.get_model_version("fraud-swapped", v2)
+    stack.client.set_model_version_tag("fraud-swapped", v2, T.ENVELOPE, envelope(  # as the pipeline signs
+        stack.keys["priv"], source=mv2.source, manifest_sha256=manifest(folder2), name="fraud-swapped"))
+    stack.client.set_model_version_tag("fraud-swapped", v2, T.VERDICT, "pass")
     uri = stack.client.get_model_version_download_uri("fraud-swapped", v2)
     key = f"mlflow/{uri.split(':', 1)[1].lstrip('/')}/config.json"
     stack.s3.head_object(Bucket=stack.bucket, Key=key)
@@ -163,9 +168,10 @@ def test_created_with_evidence_from_a_logged_model(stack: Stack) -> None:
     c.log_model_artifacts(lm.model_id, str(folder))
     source = f"models:/{lm.model_id}"
     c.create_registered_model("fraud-logged")
-    good = {T.ENVELOPE: envelope(stack.keys["priv"], source=source, manifest_sha256=manifest(folder)),
-            T.VERDICT: "pass"}
-    bad = {T.ENVELOPE: envelope(stack.keys["priv"], source=source, manifest_sha256="0" * 64), T.VERDICT: "pass"}
+    good = {T.ENVELOPE: envelope(stack.keys["priv"], source=source, manifest_sha256=manifest(folder),
+                                 name="fraud-logged"), T.VERDICT: "pass"}
+    bad = {T.ENVELOPE: envelope(stack.keys["priv"], source=source, manifest_sha256="0" * 64, name="fraud-logged"),
+           T.VERDICT: "pass"}
     with pytest.raises(MlflowException, match=r"PERMISSION_DENIED.*are not the signed bytes"):
         c.create_model_version("fraud-logged", source, model_id=lm.model_id, tags=bad)
     assert c.search_model_versions("name='fraud-logged'") == []

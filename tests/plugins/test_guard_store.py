@@ -19,6 +19,8 @@ from mlgate.registry import tags as T
 from mlgate.registry.verify import envelope_digest
 from mlgate.samples import write_clean_model
 
+REPO = Path(__file__).resolve().parents[2]
+
 ENV, VERDICT = T.ENVELOPE, T.VERDICT
 
 
@@ -158,7 +160,7 @@ def test_unsigned_version_cannot_be_promoted(make_store: StoreFactory, tmp_path:
     store = make_store()
     name, _ = new_version(store, tmp_path)
     for alias in ("production", "Production", "PRODUCTION"):
-        with denied(f"refused to set the protected alias '{alias}'.*mlgate.verdict tag is None") as e:
+        with denied(f"refused to set the protected alias '{alias}'.*no signed verdict statement") as e:
             store.set_registered_model_alias(name, alias, "1")
         assert_denied(e)
     assert store.get_registered_model(name).aliases == {}
@@ -190,26 +192,26 @@ def test_forged_or_foreign_evidence_is_refused(make_store: StoreFactory, tmp_pat
                                                keys: dict[str, Path]) -> None:
     store = make_store()
     name, folder = new_version(store, tmp_path)
-    forged = envelope(keys["attacker"], source=str(folder), manifest_sha256=manifest(folder))
+    forged = envelope(keys["attacker"], source=str(folder), manifest_sha256=manifest(folder), name=name)
     store.set_model_version_tag(name, "1", ModelVersionTag(ENV, forged))  # a tag anyone may write...
-    with denied("no signature by the configured key") as e:
+    with denied("not signed by a trusted key") as e:
         store.set_model_version_tag(name, "1", ModelVersionTag(VERDICT, "pass"))  # ...but it makes nothing pass
     assert_denied(e)
-    with denied("no signature by the configured key"):
+    with denied("not signed by a trusted key"):
         store.set_model_version_tag(name, "1", ModelVersionTag(VERDICT, " PASS "))
 
-    other = envelope(keys["priv"], source="s3://elsewhere/model", manifest_sha256=manifest(folder))
+    other = envelope(keys["priv"], source="s3://elsewhere/model", manifest_sha256=manifest(folder), name=name)
     store.set_model_version_tag(name, "1", ModelVersionTag(ENV, other))
     with denied("signed source 's3://elsewhere/model' is not the version's source"):
         store.set_model_version_tag(name, "1", ModelVersionTag(VERDICT, "pass"))
 
-    failed = envelope(keys["priv"], source=str(folder), manifest_sha256=manifest(folder), verdict="fail")
+    failed = envelope(keys["priv"], source=str(folder), manifest_sha256=manifest(folder), verdict="fail", name=name)
     store.set_model_version_tag(name, "1", ModelVersionTag(ENV, failed))
     with denied("the signed verdict is 'fail'"):
         store.set_model_version_tag(name, "1", ModelVersionTag(VERDICT, "pass"))
 
     store.set_model_version_tag(name, "1", ModelVersionTag(ENV, "not json at all"))
-    with denied("not JSON"):
+    with denied("malformed envelope"):
         store.set_model_version_tag(name, "1", ModelVersionTag(VERDICT, "pass"))
     store.set_model_version_tag(name, "1", ModelVersionTag(VERDICT, "fail"))  # non-passing values are stock
     assert store.get_model_version(name, "1").tags[VERDICT] == "fail"
@@ -219,7 +221,7 @@ def test_verdict_before_envelope_is_refused_with_the_order(make_store: StoreFact
                                                            keys: dict[str, Path]) -> None:
     store = make_store()
     name, folder = new_version(store, tmp_path)
-    with denied("no mlgate.attestation_envelope tag.*write mlgate.attestation_envelope first"):
+    with denied("no signed verdict statement.*write mlgate.attestation_envelope first"):
         store.set_model_version_tag(name, "1", ModelVersionTag(VERDICT, "pass"))
     sign_version(store, name, folder, keys["priv"])
     assert store.get_model_version(name, "1").tags[VERDICT] == "pass"
@@ -245,7 +247,7 @@ def test_envelope_of_a_promoted_version_is_frozen(make_store: StoreFactory, tmp_
     name, folder = new_version(store, tmp_path)
     env = sign_version(store, name, folder, keys["priv"])
     store.set_registered_model_alias(name, "production", "1")
-    other = envelope(keys["priv"], source=str(folder), manifest_sha256=manifest(folder), note="resigned")
+    other = envelope(keys["priv"], source=str(folder), manifest_sha256=manifest(folder), note="resigned", name=name)
     with denied("holds the protected alias"):
         store.set_model_version_tag(name, "1", ModelVersionTag(ENV, other))
     with denied("holds the protected alias"):
@@ -255,7 +257,7 @@ def test_envelope_of_a_promoted_version_is_frozen(make_store: StoreFactory, tmp_
     store.set_model_version_tag(name, "1", ModelVersionTag(ENV, other))  # valid replacement, no alias
     with denied("new envelope does not verify"):
         store.set_model_version_tag(name, "1", ModelVersionTag(ENV, envelope(keys["attacker"], source=str(folder),
-                                                                             manifest_sha256=manifest(folder))))
+                                                                             manifest_sha256=manifest(folder), name=name)))
     with denied("verdict is passing; change the verdict first"):
         store.delete_model_version_tag(name, "1", ENV)
     store.set_model_version_tag(name, "1", ModelVersionTag(VERDICT, "quarantined"))
@@ -277,7 +279,7 @@ def test_revoked_envelope_cannot_pass_again_and_revocations_only_grow(make_store
     with denied("revoked attestations can only be added"):
         store.delete_model_version_tag(name, "1", T.REVOKED)
     store.set_model_version_tag(name, "1", ModelVersionTag(T.REVOKED, f"{envelope_digest(env)},{'ab' * 32}"))
-    fresh = envelope(keys["priv"], source=str(folder), manifest_sha256=manifest(folder), note="re-checked")
+    fresh = envelope(keys["priv"], source=str(folder), manifest_sha256=manifest(folder), note="re-checked", name=name)
     store.set_model_version_tag(name, "1", ModelVersionTag(ENV, fresh))
     store.set_model_version_tag(name, "1", ModelVersionTag(VERDICT, "pass"))  # new evidence: released
     store.set_registered_model_alias(name, "production", "1")
@@ -291,10 +293,10 @@ def test_created_with_a_passing_verdict_needs_its_envelope_in_the_same_call(make
                                                                            keys: dict[str, Path]) -> None:
     store = make_store()
     name, folder = new_version(store, tmp_path)
-    with denied("refused to create a version tagged mlgate.verdict=pass.*no mlgate.attestation_envelope") as e:
+    with denied("refused to create a version tagged mlgate.verdict=pass.*carries no signed statement") as e:
         store.create_model_version(name, str(folder), tags=[ModelVersionTag(VERDICT, "pass")])
     assert_denied(e)
-    env = envelope(keys["priv"], source=str(folder), manifest_sha256=manifest(folder))
+    env = envelope(keys["priv"], source=str(folder), manifest_sha256=manifest(folder), name=name)
     mv = store.create_model_version(name, str(folder), tags=[ModelVersionTag(VERDICT, "pass"),
                                                              ModelVersionTag(ENV, env)])
     assert mv.version == 2  # publish() registers this way: tags at creation
@@ -309,7 +311,7 @@ def test_require_verified_source(make_store: StoreFactory, tmp_path: Path, keys:
     with denied(f"refused to create a version on model '{name}'.*is not verified") as e:
         store.create_model_version(name, str(folder))
     assert_denied(e)
-    env = envelope(keys["priv"], source=str(folder), manifest_sha256=manifest(folder))
+    env = envelope(keys["priv"], source=str(folder), manifest_sha256=manifest(folder), name=name)
     other = write_clean_model(tmp_path / "other", seed=7)
     with denied("is not the version's source"):
         store.create_model_version(name, str(other), tags=[ModelVersionTag(ENV, env)])
@@ -341,7 +343,7 @@ def test_limits_refuse_oversized_versions(make_store: StoreFactory, tmp_path: Pa
     store = make_store()
     store.create_registered_model("empty-model")
     store.create_model_version("empty-model", str(empty))
-    env = envelope(keys["priv"], source=str(empty), manifest_sha256="0" * 64)
+    env = envelope(keys["priv"], source=str(empty), manifest_sha256="0" * 64, name="empty-model")
     store.set_model_version_tag("empty-model", "1", ModelVersionTag(ENV, env))
     with denied("no files"):
         store.set_model_version_tag("empty-model", "1", ModelVersionTag(VERDICT, "pass"))
@@ -362,3 +364,60 @@ def test_the_plugin_needs_neither_prefect_nor_great_expectations() -> None:
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert (r.returncode, r.stdout.strip()) == (0, "ok"), r.stderr
+
+
+def test_protected_alias_accepts_only_the_provenances_the_policy_names(make_store: StoreFactory, tmp_path: Path,
+                                                                        keys: dict[str, Path]) -> None:
+    from mlgate_registry_guard.config import load_evidence_policy
+
+    from mlgate.evidence.verify import EvidencePolicy, PromotionPolicy
+
+    store = make_store()
+    name, folder = new_version(store, tmp_path)
+    hook = envelope(keys["priv"], source=str(folder), manifest_sha256=manifest(folder), name=name,
+                    provenance="registry-hook")
+    store.set_model_version_tag(name, "1", ModelVersionTag(ENV, hook))
+    store.set_model_version_tag(name, "1", ModelVersionTag(VERDICT, "pass"))  # usable...
+    store.set_registered_model_alias(name, "staging", "1")
+    with denied("provenance 'registry-hook'; a protected alias accepts \\['pipeline', 'release'\\]"):
+        store.set_registered_model_alias(name, "production", "1")  # ...not promotable by default
+    lenient = EvidencePolicy(promotion=PromotionPolicy(provenances=("pipeline", "release", "registry-hook")))
+    make_store(evidence=lenient).set_registered_model_alias(name, "production", "1")
+    pinned = EvidencePolicy(promotion=PromotionPolicy(policy_digests=("sha256:" + "cd" * 32,)))
+    other, folder2 = new_version(store, tmp_path)
+    sign_version(store, other, folder2, keys["priv"])
+    with denied("not an accepted one"):
+        make_store(evidence=pinned).set_registered_model_alias(other, "production", "1")
+    # the guard reads the policy named by MLGATE_POLICY (the default policy: the default rules)
+    assert load_evidence_policy(str(REPO / "policies" / "default.yaml")) == EvidencePolicy()
+    with pytest.raises(GuardConfigError, match="MLGATE_POLICY"):
+        load_evidence_policy(str(tmp_path / "missing.yaml"))
+
+
+def test_global_revocation_list_refuses_the_statement_everywhere_and_only_grows(
+        make_store: StoreFactory, tmp_path: Path, keys: dict[str, Path]) -> None:
+    from mlgate.evidence import tags as T
+    from mlgate.evidence.statement import attestation_id_of
+
+    store = make_store()
+    name, folder = new_version(store, tmp_path)
+    env = envelope(keys["priv"], source=str(folder), manifest_sha256=manifest(folder), name=name)
+    store.set_model_version_tag(name, "1", ModelVersionTag(ENV, env))
+    aid = attestation_id_of(env)
+    assert aid is not None
+    import contextlib
+
+    from mlflow.entities.model_registry import RegisteredModelTag
+
+    with contextlib.suppress(MlflowException):  # created by an earlier test in this database
+        store.create_registered_model(T.REVOCATION_MODEL)
+
+    store.set_registered_model_tag(T.REVOCATION_MODEL, RegisteredModelTag(T.revocation_tag(aid), "test"))
+    with denied("was revoked by a quarantine"):
+        store.set_model_version_tag(name, "1", ModelVersionTag(VERDICT, "pass"))
+    with denied("revocations can only be added"):
+        store.delete_registered_model_tag(T.REVOCATION_MODEL, T.revocation_tag(aid))
+    with denied("revocations can only be added"):
+        store.delete_registered_model(T.REVOCATION_MODEL)
+    with denied("revocations can only be added"):
+        store.rename_registered_model(T.REVOCATION_MODEL, "gone")

@@ -133,8 +133,10 @@ def _register_s3_source(w: World, name: str, bucket: str) -> str:
     report = scan([copy.path], checkpoint="pre-publish", policy=REPO / "policies" / "local-stack.yaml")
     c = w.client
     run = c.create_run(c.get_experiment_by_name("notebooks").experiment_id)
+    from mlgate.evidence.model_signature import load_signer
+
     tags = attach_evidence(c, run.info.run_id, copy, [report], model_name=name, source=source,
-                           private_key=w.keys[0], public_key=w.keys[1], folder=w.work / "evidence" / name)
+                           signer=load_signer(w.keys[0]), provenance="pipeline", folder=w.work / "evidence" / name)
     c.create_registered_model(name)
     return str(c.create_model_version(name, source, run_id=run.info.run_id, tags=tags).version)
 

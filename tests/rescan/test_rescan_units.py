@@ -85,7 +85,7 @@ def test_state_round_trip(keys: tuple[Path, Path]) -> None:
 def test_state_signed_by_another_key_is_ignored(keys: tuple[Path, Path], other_keys: tuple[Path, Path]) -> None:
     state, why = _load(sign_state(_state(), other_keys[0]), keys[1])
     assert state is None
-    assert "signature" in why
+    assert "not signed by a trusted key" in why
 
 
 @pytest.mark.parametrize("field", ["name", "version", "source", "attestation_sha256", "manifest_sha256"])
@@ -115,13 +115,11 @@ def test_malformed_state_is_ignored_never_raises(keys: tuple[Path, Path], tag: s
 
 
 def test_a_verdict_envelope_is_not_a_state(keys: tuple[Path, Path]) -> None:
-    from mlgate.evidence.attestation import ATTESTATION_TYPE, sign
-    from mlgate.evidence.attestation import load_private_key as lpk
+    from tests.plugins.guard_helpers import envelope
 
-    env = sign({"_type": ATTESTATION_TYPE, "verdict": "pass"}, lpk(keys[0]))
-    state, why = _load(json.dumps(env), keys[1])
+    state, why = _load(envelope(keys[0], source="s", manifest_sha256="ab" * 32), keys[1])
     assert state is None
-    assert "payload type" in why
+    assert "unexpected payloadType" in why
 
 
 # --- the scan key ------------------------------------------------------------------------------
@@ -321,6 +319,14 @@ class FakeRegistry:
             if n == name and alias in v.aliases:
                 v.aliases.remove(alias)
 
+    def get_registered_model(self, name: str) -> Any:
+        err = LookupError(name)
+        err.error_code = "RESOURCE_DOES_NOT_EXIST"  # type: ignore[attr-defined]
+        raise err
+
+    def update_model_version(self, name: str, version: str, description: str) -> None:
+        self.versions[(name, version)].description = description
+
 
 def _runtime(tmp_path: Path, keys: tuple[Path, Path], client: Any) -> tuple[Runtime, list[tuple[str, Any, Any]]]:
     policy = write_policy(tmp_path / "p.yaml")
@@ -354,10 +360,10 @@ def test_decisions_that_need_no_bytes(tmp_path: Path, keys: tuple[Path, Path], o
     assert res["2"].category == "unverified"
     assert res["3"].outcome is Outcome.QUARANTINED
     assert res["3"].category == "evidence"
-    assert "no mlgate.attestation_envelope" in res["3"].reason
+    assert "no signed statement" in res["3"].reason
     assert res["3"].removed_aliases == ("production",)
     assert res["4"].category == "evidence"
-    assert "signature" in res["4"].reason or "no signature" in res["4"].reason
+    assert "not signed by a trusted key" in res["4"].reason
     assert res["5"].outcome is Outcome.STILL_QUARANTINED
     assert res["5"].removed_aliases == ("staging",)  # an alias set on a quarantined version is taken off again
     assert reg.versions[("m", "3")].tags[T.VERDICT] == T.QUARANTINED

@@ -4,11 +4,14 @@ One idempotent step, :func:`process_version`, re-reads the version and brings it
 state, whatever event triggered it:
 
 * already quarantined -> leave it (only make sure it holds no alias);
-* tagged ``mlgate.verdict=pass`` -> verify the evidence against the bytes stored now (signature
-  by the configured key, exact source, manifest, not revoked); quarantine if it does not hold;
+* tagged ``mlgate.verdict=pass`` -> the ``model-version`` gate with the ``webhook`` profile
+  (statement signed by a trusted key, exact source, not revoked anywhere, the bytes stored now,
+  *and* the OpenSSF model signature); quarantine if it does not hold;
 * otherwise (new, hand-registered, from a notebook, from another team's job) -> download the
   bytes at the version's storage location, scan them at ``pre-publish`` under the policy, then
-  sign and tag (envelope first, verdict last) or quarantine.
+  sign with provenance ``registry-hook`` and tag (envelope first, verdict last), or quarantine.
+  A ``registry-hook`` statement makes the version usable, not promotable: by default a protected
+  alias accepts only ``pipeline`` and ``release`` statements.
 
 Events that trigger it: ``model_version.created``; ``model_version_tag.set`` of a passing
 ``mlgate.verdict`` or of ``mlgate.attestation_envelope``; ``model_version_tag.deleted`` of the
@@ -28,14 +31,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlgate.digest import manifest_of
 from mlgate.errors import UsageError
-from mlgate.lifecycle.staging import StagedCopy, StagingError, hash_tree
+from mlgate.evidence import tags as T
+from mlgate.evidence.keys import load_public_keys
+from mlgate.evidence.statement import REGISTRY_HOOK
+from mlgate.integrations.mlflow import FetchError, RegistryClient, is_not_found
+from mlgate.lifecycle.staging import StagedCopy, StagingError
 from mlgate.model import Verdict
-from mlgate.registry import tags as T
-from mlgate.registry.experiments import ensure_experiment
 from mlgate.registry.quarantine import EventEmitter, quarantine
-from mlgate.registry.verify import EvidenceError, check_attestation, check_manifest, load_public_keys
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +87,7 @@ class HookSettings:
 
     def validate(self) -> None:
         """Fail at start-up, not on the first event: the key pair and the policy must load."""
-        from mlgate.evidence.attestation import load_private_key
+        from mlgate.evidence.keys import load_private_key
         from mlgate.policy import load_policy
 
         try:
@@ -96,13 +99,11 @@ class HookSettings:
 
 
 def _client(settings: HookSettings) -> Any:
-    from mlflow.tracking import MlflowClient
-
-    return MlflowClient(tracking_uri=settings.tracking_uri)
+    return RegistryClient(settings.tracking_uri).raw
 
 
 def _not_found(e: Exception) -> bool:
-    return getattr(e, "error_code", None) == "RESOURCE_DOES_NOT_EXIST"
+    return is_not_found(e)
 
 
 def trigger_of(payload: Mapping[str, Any], settings: HookSettings) -> tuple[str, str] | None:
@@ -125,31 +126,17 @@ def trigger_of(payload: Mapping[str, Any], settings: HookSettings) -> tuple[str,
 
 
 def fetch_version(client: Any, name: str, version: str, dest: Path, tracking_uri: str) -> StagedCopy:
-    """Download the bytes at the version's storage location (what the registry guard hashes),
-    not ``models:/name/version`` (MLflow adds a ``registered_model_meta`` file to those)."""
-    import mlflow
-
-    uri = str(client.get_model_version_download_uri(name, version))
-    dest.mkdir(parents=True, exist_ok=False)
+    """The bytes at the version's storage location (what the registry guard hashes)."""
     try:
-        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(dest),
-                                                         tracking_uri=tracking_uri))
-    except Exception as e:
-        raise StagingError(f"{uri}: download failed: {e}") from e
-    if not local.is_dir():
-        raise StagingError(f"{uri}: the version's location is not a folder")
-    files = hash_tree(local)
-    if not files:
-        raise StagingError(f"{uri}: no files")
-    return StagedCopy(uri=uri, path=local, files=files, manifest_sha256=manifest_of(files), source_versions={})
+        got = RegistryClient.wrap(client, tracking_uri).fetch_version(name, version, dest)
+    except FetchError as e:
+        raise StagingError(str(e)) from e
+    return StagedCopy(uri=got.uri, path=got.path, files=got.files, manifest_sha256=got.manifest_sha256,
+                      source_versions={})
 
 
-def verify_evidence(mv: Any, copy: StagedCopy, settings: HookSettings) -> dict[str, Any]:
-    tags = dict(mv.tags or {})
-    payload = check_attestation(tags.get(T.ENVELOPE), load_public_keys(str(settings.public_key)), source=mv.source,
-                                revoked=T.parse_revoked(tags.get(T.REVOKED)))
-    check_manifest(payload, copy.manifest_sha256)
-    return payload
+def _keys(settings: HookSettings) -> list[Any]:
+    return load_public_keys(str(settings.public_key))
 
 
 def process_version(
@@ -165,7 +152,8 @@ def process_version(
     base: dict[str, Any] = {"name": name, "version": version, "trigger": trigger}
 
     def _quarantine(reason: str) -> dict[str, Any]:
-        q = quarantine(client, name, version, reason, emit_event=settings.emit_events, emitter=emitter)
+        q = quarantine(client, name, version, reason, emit_event=settings.emit_events, emitter=emitter,
+                       public_keys=_keys(settings))
         return {**base, "action": "quarantined", "reason": reason, "removed_aliases": q.removed_aliases,
                 "event_emitted": q.event_emitted}
 
@@ -184,14 +172,45 @@ def process_version(
     settings.work_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f"event-{uuid.uuid4().hex[:8]}-", dir=settings.work_dir))
     try:
+        if T.is_passing(tags.get(T.VERDICT)):
+            # Verified in full, model signature included (profile "webhook").
+            from mlgate.evidence import verify as EV
+            from mlgate.gates.model_version import explain, verify_version
+            from mlgate.policy import load_policy
+
+            registry = RegistryClient.wrap(client, settings.tracking_uri)
+            policy = load_policy(settings.policy_path)
+            report = verify_version(registry, name, version, policy=policy, public_keys=str(settings.public_key),
+                                    profile="webhook", work_dir=work, checkpoint=CHECKPOINT)
+            if report.manifests:
+                base["manifest_sha256"] = report.manifests[0].manifest_sha256
+            if report.verdict is Verdict.ERROR and not any(
+                    f.kind.value == "issue" for s in report.subjects for f in s.findings):
+                raise RuntimeError(f"{name} v{version} could not be verified: {explain(report)}")  # retried
+            if report.verdict is not Verdict.PASS:
+                return _quarantine(f"mlgate.verdict is 'pass' but the evidence does not hold: {explain(report)}")
+            # Without a registry guard, a protected alias may have been set on a version whose
+            # statement that alias does not accept (e.g. a registry-hook one): take the alias away
+            # (the version stays usable).
+            protected = [a for a in (mv.aliases or []) if settings.is_protected(a)]
+            if protected:
+                ev_policy = policy.gate_config("model-version", EV.EvidencePolicy)
+                claims = EV.verify_evidence(EV.VersionEvidence(name, version, mv.source, tags), EV.WEBHOOK,
+                                            _keys(settings)).claims
+                removed = []
+                for alias in protected:
+                    problems = EV.check_promotion(claims, ev_policy.promotion_for(alias),
+                                                  f"models:/{name}/{version}") if claims else []
+                    if problems:
+                        client.delete_registered_model_alias(name, alias)
+                        removed.append(alias)
+                        log.warning("removed protected alias %r from %s v%s: %s", alias, name, version,
+                                    "; ".join(f.message for f in problems))
+                if removed:
+                    return {**base, "action": "demoted", "removed_aliases": removed}
+            return {**base, "action": "verified"}
         copy = fetch_version(client, name, version, work / "model", settings.tracking_uri)
         base["manifest_sha256"] = copy.manifest_sha256
-        if T.is_passing(tags.get(T.VERDICT)):
-            try:
-                verify_evidence(mv, copy, settings)
-            except EvidenceError as e:
-                return _quarantine(f"mlgate.verdict is 'pass' but the evidence does not hold: {e}")
-            return {**base, "action": "verified"}
         return _scan_and_decide(client, settings, mv, copy, work, base, delivery_id, _quarantine)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -200,18 +219,20 @@ def process_version(
 def _scan_and_decide(client: Any, settings: HookSettings, mv: Any, copy: StagedCopy, work: Path,
                      base: dict[str, Any], delivery_id: str | None,
                      _quarantine: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
+    from mlgate.evidence.model_signature import load_signer
     from mlgate.lifecycle.checkpoints import run_checkpoint
-    from mlgate.lifecycle.pipeline import attach_evidence
+    from mlgate.lifecycle.pipeline import attach_evidence, summary_line
     from mlgate.policy import load_policy
     from mlgate.report import render
 
     name, version = mv.name, str(mv.version)
     outcome = run_checkpoint(CHECKPOINT, load_policy(settings.policy_path), scan_paths=[str(copy.path)])
+    registry = RegistryClient.wrap(client, settings.tracking_uri)
     run = client.create_run(
-        ensure_experiment(client, settings.experiment),
+        registry.ensure_experiment(settings.experiment),
         run_name=f"mlgate {name} v{version}",
-        tags={"mlgate.checkpoint": CHECKPOINT, "mlgate.registry_hook": "true", "mlgate.subject": f"{name}/{version}",
-              "mlgate.delivery_id": delivery_id or "-", "mlgate.source": mv.source[:5000]},
+        tags={T.CHECKPOINT: CHECKPOINT, T.RUN_REGISTRY_HOOK: "true", T.RUN_SUBJECT: f"{name}/{version}",
+              T.RUN_DELIVERY_ID: delivery_id or "-", T.RUN_SOURCE: mv.source[:5000]},
     )
     run_id = run.info.run_id
     verdict = outcome.verdict
@@ -223,7 +244,7 @@ def _scan_and_decide(client: Any, settings: HookSettings, mv: Any, copy: StagedC
         (folder / "report.json").write_text(render(outcome.reports, "json"))
         (folder / "report.sarif").write_text(render(outcome.reports, "sarif"))
         client.log_artifacts(run_id, str(folder), "mlgate")
-        client.set_tag(run_id, "mlgate.verdict", verdict.value)
+        client.set_tag(run_id, T.VERDICT, verdict.value)
         client.set_terminated(run_id, "FAILED")
         bad = next((r for r in outcome.reports if r.verdict is verdict), None)
         why = f"{bad.gate}: {bad.reason}" if bad is not None else "; ".join(outcome.notes) or "nothing was checked"
@@ -231,12 +252,13 @@ def _scan_and_decide(client: Any, settings: HookSettings, mv: Any, copy: StagedC
         return _quarantine(f"{CHECKPOINT} verdict {verdict.value}: {why}")
     copy.reverify(CHECKPOINT)  # what is signed is what was scanned
     tags = attach_evidence(client, run_id, copy, outcome.reports, model_name=name, source=mv.source,
-                           private_key=settings.private_key, public_key=settings.public_key,
+                           signer=load_signer(settings.private_key), provenance=REGISTRY_HOOK,
                            folder=work / "evidence")
     tags[T.EVIDENCE_RUN] = run_id
-    for k, v in T.ordered_evidence_tags(tags):  # envelope first, verdict last (the guard's order)
-        client.set_model_version_tag(name, version, k, v)
-    client.set_tag(run_id, "mlgate.verdict", verdict.value)
+    registry.set_version_tags(name, version, tags)  # envelope first, verdict last (the guard's order)
+    registry.set_description(name, version, summary_line(
+        tags, reason="signed by the registry hook: usable, not promotable to a protected alias by default"))
+    client.set_tag(run_id, T.VERDICT, verdict.value)
     client.set_terminated(run_id, "FINISHED")
     return {**base, "action": "signed"}
 
@@ -270,7 +292,7 @@ def give_up(payload: Mapping[str, Any], settings: HookSettings, error: str, *, c
     c: Any = client or _client(settings)
     try:
         quarantine(c, name, version, f"could not be checked: {error}", emit_event=settings.emit_events,
-                   emitter=emitter)
+                   emitter=emitter, public_keys=_keys(settings))
     except Exception as e:
         if not _not_found(e):
             raise

@@ -15,8 +15,10 @@ thin tasks). Each step is one checkpoint:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import os
 import shutil
 import tempfile
 import uuid
@@ -26,25 +28,18 @@ from pathlib import Path
 from typing import Any
 
 from mlgate.errors import GateFailed, MlgateError
-from mlgate.evidence.attestation import VerificationError, attestation_digest
+from mlgate.evidence import tags as T
+from mlgate.evidence.model_signature import ModelSigner, load_signer
+from mlgate.evidence.statement import PIPELINE, build_statement, sign_statement
+from mlgate.integrations.mlflow import RegistryClient
 from mlgate.lifecycle.checkpoints import CheckpointOutcome, DatasetInput, run_checkpoint
 from mlgate.lifecycle.config import PipelineConfig
-from mlgate.lifecycle.signing import (
-    ATTESTATION_FILE,
-    SIGNATURE_FILE,
-    ModelSigningKey,
-    build_attestation,
-    ensure_keys,
-    sign_attestation,
-    verify_attestation,
-)
+from mlgate.lifecycle.signing import ATTESTATION_FILE, SIGNATURE_FILE, ensure_keys
 from mlgate.lifecycle.staging import StagedCopy, hash_tree, stage
 from mlgate.lifecycle.train import TrainInputs, import_training_function
-from mlgate.model import Report, utcnow
+from mlgate.model import Report, Verdict, utcnow
 from mlgate.policy import Policy, load_policy
-from mlgate.registry.experiments import ensure_experiment
 from mlgate.report import render
-from mlgate.report.mlflow_tags import mlflow_tags
 
 log = logging.getLogger(__name__)
 
@@ -95,17 +90,20 @@ class Context:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         sk = cfg.doc.signing
         self.private_key = cfg.resolve(sk.private_key)
-        self.public_key = cfg.resolve(sk.public_key)
+        # several trusted public keys (a rotation): os.pathsep-separated, each resolved like a path
+        self.public_keys = [cfg.resolve(p.strip()) for p in str(sk.public_key).split(os.pathsep) if p.strip()]
+        self.public_key = self.public_keys[0]
 
     def checkpoint(self, name: str, **kw: Any) -> CheckpointOutcome:
         outcome = run_checkpoint(name, self.policy, boto3_session=self.session, **kw)
         self.hook(name, outcome)
         return outcome
 
-    def mlflow_client(self) -> Any:
-        from mlflow.tracking import MlflowClient
+    def registry(self) -> RegistryClient:
+        return RegistryClient(self.cfg.doc.tracking_uri)
 
-        return MlflowClient(tracking_uri=self.cfg.doc.tracking_uri)
+    def mlflow_client(self) -> Any:
+        return self.registry().raw
 
 
 # ---------------------------------------------------------------------------------------------
@@ -175,9 +173,11 @@ def publish(ctx: Context, artifact: Path) -> PublishResult:
     import mlflow
 
     cfg = ctx.cfg
-    client = ctx.mlflow_client()
+    registry = ctx.registry()
+    client = registry.raw
     mlflow.set_tracking_uri(cfg.doc.tracking_uri)
-    run = client.create_run(ensure_experiment(client, cfg.doc.name), tags={"mlgate.pipeline": cfg.doc.name, "mlgate.checkpoint": "pre-publish"})
+    run = client.create_run(registry.ensure_experiment(cfg.doc.name),
+                            tags={T.RUN_PIPELINE: cfg.doc.name, T.CHECKPOINT: "pre-publish"})
     run_id = run.info.run_id
     evidence = ctx.run_dir / "evidence"
     created_model = False
@@ -189,60 +189,75 @@ def publish(ctx: Context, artifact: Path) -> PublishResult:
         try:
             outcome.raise_if_blocked()
         except GateFailed:
-            client.set_tag(run_id, "mlgate.verdict", outcome.verdict.value)
+            client.set_tag(run_id, T.VERDICT, outcome.verdict.value)
             raise
         copy.reverify("pre-publish")
         ensure_keys(ctx.private_key, ctx.public_key)
+        signer = load_signer(ctx.private_key)  # the publishing step alone reads the key (0600, owner)
         client.log_artifacts(run_id, str(copy.path), "model")
         source = f"{run.info.artifact_uri}/model"
         tags = attach_evidence(client, run_id, copy, outcome.reports, model_name=cfg.doc.model_name, source=source,
-                               private_key=ctx.private_key, public_key=ctx.public_key, folder=evidence)
+                               signer=signer, provenance=PIPELINE, folder=evidence)
         for k, v in tags.items():
             client.set_tag(run_id, k, v)
         # Only now does anything reach the registry.
         try:
             client.get_registered_model(cfg.doc.model_name)
         except Exception:
-            client.create_registered_model(cfg.doc.model_name, tags={"mlgate.managed": "true"})
+            client.create_registered_model(cfg.doc.model_name, tags={T.MODEL_MANAGED: "true"})
             created_model = True
-        mv = client.create_model_version(cfg.doc.model_name, source=source, run_id=run_id, tags=tags)
+        mv = client.create_model_version(cfg.doc.model_name, source=source, run_id=run_id, tags=tags,
+                                         description=summary_line(tags))
         client.set_terminated(run_id, "FINISHED")
         return PublishResult(outcome, run_id, str(mv.version), tags)
     except BaseException:
         # a blocked (or failed) attempt registers nothing and keeps its run, tagged, for forensics
-        client.set_tag(run_id, "mlgate.blocked", "true")
+        client.set_tag(run_id, T.RUN_BLOCKED, "true")
         client.set_terminated(run_id, "FAILED")
         if created_model and not client.search_model_versions(f"name='{cfg.doc.model_name}'"):
             client.delete_registered_model(cfg.doc.model_name)  # never leave an empty registered model
         raise
 
 
+def summary_line(tags: dict[str, str], reason: str = "") -> str:
+    """The version description: the verdict in one line, with a pointer to the report."""
+    return T.describe(tags.get(T.VERDICT, "?"), checkpoint=tags.get(T.CHECKPOINT, ""),
+                      provenance=tags.get(T.PROVENANCE, ""), gates=tags.get(T.GATES, ""),
+                      policy_digest=tags.get(T.POLICY_DIGEST, ""), attestation_id=tags.get(T.ATTESTATION_ID, ""),
+                      report=tags.get(T.REPORT, ""), reason=reason)
+
+
 def attach_evidence(client: Any, run_id: str, copy: StagedCopy, reports: list[Report], *, model_name: str,
-                    source: str, private_key: Path, public_key: Path, folder: Path) -> dict[str, str]:
-    """Sign the checked bytes (OpenSSF model signature), sign a verdict attestation binding the
-    manifest, the source and the reports, log both (plus the manifest and the reports) to the run
-    under ``mlgate/``, and return the ``mlgate.*`` tags for the model version. Used by publish and
-    by the registry-hook flow for versions that arrive any other way."""
+                    source: str, signer: ModelSigner, provenance: str, folder: Path) -> dict[str, str]:
+    """Sign the checked bytes (OpenSSF model signature), sign a verdict statement binding the
+    manifest, the source, the reports and the provenance, log both (plus the manifest and the
+    reports) to the run under ``mlgate/``, and return the ``mlgate.*`` tags for the model version.
+    Used by publish (``pipeline``), the registry-hook worker (``registry-hook``) and release."""
     folder.mkdir(parents=True, exist_ok=True)
-    ModelSigningKey(private_key, public_key).sign_model(copy.path, folder / SIGNATURE_FILE)
-    attestation = build_attestation(model_name=model_name, manifest_sha256=copy.manifest_sha256, files=copy.files,
-                                    reports=reports, source=source, extra={"run_id": run_id})
-    env = sign_attestation(attestation, private_key)
-    (folder / ATTESTATION_FILE).write_text(json.dumps(env, indent=2))
+    signer.sign_model(copy.path, folder / SIGNATURE_FILE)
+    statement = build_statement(model_name=model_name, manifest_sha256=copy.manifest_sha256,
+                                file_count=len(copy.files), reports=reports, source=source,
+                                provenance=provenance, run_id=run_id)
+    envelope = sign_statement(statement, signer)
+    (folder / ATTESTATION_FILE).write_text(json.dumps(json.loads(envelope), indent=2))
     (folder / "manifest.json").write_text(
         json.dumps({"manifest_sha256": copy.manifest_sha256, "files": copy.files}, indent=2, sort_keys=True)
     )
     (folder / "report.json").write_text(render(reports, "json"))
     (folder / "report.sarif").write_text(render(reports, "sarif"))
     client.log_artifacts(run_id, str(folder), EVIDENCE_DIR)
-    return mlflow_tags(
+    pred = statement["predicate"]
+    return T.evidence_tags(
         reports,
         manifest_sha256=copy.manifest_sha256,
-        checked_at=attestation["checked_at"],
+        checked_at=pred["checked_at"],
         attestation_path=f"runs:/{run_id}/{EVIDENCE_DIR}/{ATTESTATION_FILE}",
         signature_path=f"runs:/{run_id}/{EVIDENCE_DIR}/{SIGNATURE_FILE}",
-        attestation_sha256=attestation_digest(env),
-        attestation_envelope=json.dumps(env, separators=(",", ":")),
+        report_path=f"runs:/{run_id}/{EVIDENCE_DIR}/report.json",
+        attestation_sha256=hashlib.sha256(envelope.encode()).hexdigest(),
+        attestation_envelope=envelope,
+        attestation_id=pred["attestation_id"],
+        provenance=provenance,
     )
 
 
@@ -251,55 +266,33 @@ def attach_evidence(client: Any, run_id: str, copy: StagedCopy, reports: list[Re
 # ---------------------------------------------------------------------------------------------
 
 
-def _download(client: Any, uri: str, dest: Path, tracking_uri: str) -> Path:
-    import mlflow
-
-    dest.mkdir(parents=True, exist_ok=True)
-    return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(dest), tracking_uri=tracking_uri))
-
-
 def verify_version(ctx: Context, version: str, checkpoint: str = "pre-deploy") -> tuple[StagedCopy, CheckpointOutcome, Any]:
-    """Download a registered version and verify it from scratch: manifest, attestation, model
-    signature, rescan. Raises GateFailed on any mismatch."""
+    """Verify a registered version from scratch with the ``model-version`` gate (profile
+    ``deploy``: signed statement by a trusted key, not revoked anywhere, for its exact source, the
+    stored bytes re-hashed, the model signature, and the promotion rules of the deploy alias),
+    then rescan the verified copy under the current policy. Raises GateFailed on any problem."""
+    from mlgate.gates.model_version import explain
+    from mlgate.gates.model_version import verify_version as run_model_version
+
     cfg = ctx.cfg
-    client = ctx.mlflow_client()
+    registry = ctx.registry()
     name = cfg.doc.model_name
-    mv = client.get_model_version(name, version)
-    tags = dict(mv.tags or {})
-    work = ctx.run_dir / f"verify-v{version}"
-    # The version's source is what the registry points at: fetch exactly those bytes (a models:/
-    # download would add MLflow's own registered_model_meta file).
-    copy = stage(mv.source, work / "model", tracking_uri=cfg.doc.tracking_uri)
-    if tags.get("mlgate.verdict") != "pass":
-        raise GateFailed(checkpoint, "registry", f"version {version} is not tagged mlgate.verdict=pass "
-                         f"({tags.get('mlgate.verdict')!r})")
-    if copy.manifest_sha256 != tags.get("mlgate.manifest_sha256"):
-        raise GateFailed(checkpoint, "manifest", f"version {version}: downloaded bytes (manifest "
-                         f"{copy.manifest_sha256[:16]}...) differ from the registered manifest "
-                         f"{str(tags.get('mlgate.manifest_sha256'))[:16]}...")
-    try:
-        env_path = _download(client, tags["mlgate.attestation"], work / "evidence", cfg.doc.tracking_uri)
-        sig_path = _download(client, tags["mlgate.signature"], work / "evidence", cfg.doc.tracking_uri)
-        payload = verify_attestation(env_path.read_text(), ctx.public_key)
-    except KeyError as e:
-        raise GateFailed(checkpoint, "attestation", f"version {version}: missing tag {e}") from None
-    except (VerificationError, OSError) as e:
-        raise GateFailed(checkpoint, "attestation", f"version {version}: {e}") from None
-    subj = payload.get("subject", {})
-    if subj.get("manifest_sha256") != copy.manifest_sha256 or payload.get("verdict") != "pass":
-        raise GateFailed(checkpoint, "attestation", f"version {version}: the signed attestation does not cover "
-                         "these bytes with a passing verdict")
-    if subj.get("source") not in (None, mv.source):
-        raise GateFailed(checkpoint, "attestation", f"version {version}: signed source {subj.get('source')!r} "
-                         f"differs from the registered source {mv.source!r}")
-    try:
-        ModelSigningKey(None, ctx.public_key).verify_model(copy.path, sig_path)
-    except VerificationError as e:
-        raise GateFailed(checkpoint, "signature", f"version {version}: {e}") from None
+    report = run_model_version(registry, name, version, policy=ctx.policy,
+                               public_keys=[str(p) for p in ctx.public_keys], profile="deploy",
+                               work_dir=ctx.run_dir / f"verify-v{version}", checkpoint=checkpoint,
+                               promote_to=cfg.doc.deploy.alias, keep_bytes=True)
+    if report.verdict is not Verdict.PASS:
+        ctx.hook(checkpoint, CheckpointOutcome(checkpoint, [report]))
+        raise GateFailed(checkpoint, report.gate, explain(report), report)
+    (subject,) = report.subjects
+    d = subject.details
+    copy = StagedCopy(uri=str(d["fetched_from"]), path=Path(d["local_copy"]), files=dict(d["files"]),
+                      manifest_sha256=str(d["manifest_sha256"]), source_versions={})
     outcome = ctx.checkpoint(checkpoint, scan_paths=[str(copy.path)])
+    outcome = CheckpointOutcome(checkpoint, [report, *outcome.reports], outcome.notes)
     outcome.raise_if_blocked()
     copy.reverify(checkpoint)
-    return copy, outcome, mv
+    return copy, outcome, registry.raw.get_model_version(name, version)
 
 
 def deploy(ctx: Context, version: str | None = None) -> DeployResult:

@@ -1,8 +1,10 @@
 """Quarantine and release of a registered model version. Nothing is deleted.
 
 :func:`quarantine` marks the version (``mlgate.verdict=quarantined``, the reason, the time),
-records and removes every alias it holds, revokes its current attestation envelope (so that a
-registry guard refuses to make it pass again with the same evidence) and emits the Prefect event
+records and removes every alias it holds, revokes the attestation id of its current statement (on
+the version, and globally when the statement verifies with a trusted key, so that no version of
+any model can pass with it again), shows the quarantine in the version's description, and emits
+the Prefect event
 ``mlgate.model.quarantined``. It is idempotent: running it again on a quarantined version removes
 any alias set since and keeps the aliases recorded the first time.
 
@@ -15,13 +17,16 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlgate.evidence import tags as T
+from mlgate.evidence.keys import VerificationError
+from mlgate.evidence.statement import attestation_id_of, envelope_text_digest, verify_statement
+from mlgate.integrations.mlflow import RegistryClient
 from mlgate.model import utcnow
-from mlgate.registry import tags as T
-from mlgate.registry.verify import EvidenceError, envelope_digest
+from mlgate.registry.verify import envelope_digest
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +80,11 @@ def quarantine(
     *,
     emit_event: bool = True,
     emitter: EventEmitter | None = None,
+    public_keys: Sequence[Any] | None = None,
 ) -> QuarantineResult:
+    """``public_keys``: the trusted keys; with them, the statement's attestation id is also revoked
+    globally (only a statement that verifies is revoked globally: an unverified id in a forged
+    envelope must not let anyone revoke someone else's statement)."""
     version = str(version)
     mv = client.get_model_version(name, version)
     tags = dict(mv.tags or {})
@@ -83,9 +92,13 @@ def quarantine(
     recorded = list(dict.fromkeys([*T.parse_aliases(tags.get(T.QUARANTINED_ALIASES)), *held]))
     revoked = T.parse_revoked(tags.get(T.REVOKED))
     env = tags.get(T.ENVELOPE)
+    global_ids: list[str] = []
     if env:
-        with contextlib.suppress(EvidenceError):  # not even JSON: nothing that could ever verify
-            revoked = [*revoked, envelope_digest(env)]
+        presented = [d for d in (attestation_id_of(env), envelope_text_digest(env)) if d]
+        revoked = [*revoked, *presented]  # not even JSON: nothing that could ever verify
+        if public_keys:
+            with contextlib.suppress(VerificationError):
+                global_ids.append(verify_statement(env, public_keys).attestation_id)
     reason = reason.strip()[:MAX_REASON] or "quarantined"
     # The verdict first: whatever reads tags stops trusting the version before anything else.
     client.set_model_version_tag(name, version, T.VERDICT, T.QUARANTINED)
@@ -95,6 +108,10 @@ def quarantine(
     client.set_model_version_tag(name, version, T.QUARANTINED_ALIASES, json.dumps(recorded))
     if revoked:
         client.set_model_version_tag(name, version, T.REVOKED, T.format_revoked(revoked))
+    if global_ids:
+        RegistryClient.wrap(client).revoke(global_ids, f"quarantined {name} v{version}: {reason}")
+    with contextlib.suppress(Exception):  # display only
+        client.update_model_version(name, version, description=T.describe(T.QUARANTINED, reason=reason))
     removed = []
     for alias in held:
         try:
@@ -150,6 +167,13 @@ def release(
         if k in tags:
             client.delete_model_version_tag(name, version, k)
     client.set_model_version_tag(name, version, T.RELEASED_AT, utcnow().isoformat())
+    with contextlib.suppress(Exception):  # display only
+        client.update_model_version(name, version, description=T.describe(
+            evidence_tags[T.VERDICT], checkpoint=evidence_tags.get(T.CHECKPOINT, ""),
+            provenance=evidence_tags.get(T.PROVENANCE, ""), gates=evidence_tags.get(T.GATES, ""),
+            policy_digest=evidence_tags.get(T.POLICY_DIGEST, ""),
+            attestation_id=evidence_tags.get(T.ATTESTATION_ID, ""), report=evidence_tags.get(T.REPORT, ""),
+            reason="released after a full re-check"))
     if emit_event:
         _emit(emitter, RELEASE_EVENT, name, version, {"restored_aliases": restored})
     return restored

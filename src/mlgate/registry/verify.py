@@ -1,20 +1,18 @@
-"""Checking the evidence a model version carries. Pure functions (no MLflow, no network): the
-caller supplies the envelope tag, the version's exact source, the revoked digests and, once it
-has the bytes, their manifest digest. Used in-process by the registry guard inside the MLflow
-server and by the webhook flow.
-"""
+"""Compatibility API of the first release (the registry guard plugin is versioned separately).
+The checks live in :mod:`mlgate.evidence.verify`; these wrappers raise :class:`EvidenceError`
+with the first finding's message."""
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Collection, Sequence
-from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from mlgate.evidence.attestation import VerificationError, attestation_digest, load_public_key, verify
+from mlgate.evidence.attestation import claims_view
+from mlgate.evidence.keys import VerificationError
+from mlgate.evidence.keys import load_public_keys as _load_public_keys
+from mlgate.evidence.statement import attestation_id_of, envelope_text_digest, verify_statement
 
 
 class EvidenceError(VerificationError):
@@ -22,73 +20,39 @@ class EvidenceError(VerificationError):
 
 
 def load_public_keys(spec: str) -> list[ec.EllipticCurvePublicKey]:
-    """One or more PEM public keys, paths separated by ``os.pathsep`` (several keys during a
-    rotation). Raises OSError/VerificationError/ValueError with the path in the message."""
-    keys = []
-    for part in spec.split(os.pathsep):
-        if not part.strip():
-            continue
-        p = Path(part.strip())
-        try:
-            keys.append(load_public_key(p))
-        except VerificationError:
-            raise
-        except Exception as e:
-            raise VerificationError(f"{p}: cannot load the public key: {type(e).__name__}: {e}") from None
-    if not keys:
-        raise VerificationError("no public key path given")
-    return keys
+    return _load_public_keys(spec)
 
 
 def envelope_digest(envelope: str) -> str:
-    """sha256 of the canonical JSON of an envelope tag (what ``mlgate.revoked_attestations`` lists)."""
-    try:
-        env = json.loads(envelope)
-    except ValueError as e:
-        raise EvidenceError(f"the attestation envelope is not JSON: {e}") from None
-    if not isinstance(env, dict):
+    """What a quarantine revokes for this envelope: its signed attestation id (the digest of the
+    envelope text for an envelope that has none)."""
+    aid = attestation_id_of(envelope)
+    if aid:
+        return aid
+    d = envelope_text_digest(envelope)
+    if d is None:
         raise EvidenceError("the attestation envelope is not a JSON object")
-    return attestation_digest(env)
+    return d
 
 
-def check_attestation(
-    envelope: str | None,
-    public_keys: Sequence[ec.EllipticCurvePublicKey],
-    *,
-    source: str,
-    revoked: Collection[str] = (),
-) -> dict[str, Any]:
-    """Everything that can be checked without the bytes: a signature by one of ``public_keys``,
-    a passing verdict, the exact ``source`` string, and an envelope that was not revoked. Returns
-    the signed payload (whose ``subject.manifest_sha256`` must then match the bytes)."""
+def check_attestation(envelope: str | None, public_keys: Sequence[ec.EllipticCurvePublicKey], *, source: str,
+                      revoked: Collection[str] = ()) -> dict[str, Any]:
     if not envelope:
         raise EvidenceError("the version has no mlgate.attestation_envelope tag")
-    if not public_keys:
-        raise EvidenceError("no public key is configured to verify attestations")
-    digest = envelope_digest(envelope)
-    if digest in {r.lower() for r in revoked}:
-        raise EvidenceError(f"the attestation envelope was revoked by a quarantine (sha256 {digest[:16]}...)")
-    payload: dict[str, Any] | None = None
-    errors = []
-    for key in public_keys:
-        try:
-            payload = verify(envelope, key)
-            break
-        except VerificationError as e:
-            errors.append(str(e))
-    if payload is None:
-        raise EvidenceError("; ".join(dict.fromkeys(errors)))
-    if payload.get("verdict") != "pass":
-        raise EvidenceError(f"the signed verdict is {payload.get('verdict')!r}, not 'pass'")
-    subject = payload.get("subject")
-    if not isinstance(subject, dict):
-        raise EvidenceError("the signed attestation has no subject")
-    if subject.get("source") != source:
-        raise EvidenceError(f"the signed source {subject.get('source')!r} is not the version's source {source!r}")
-    manifest = subject.get("manifest_sha256")
-    if not isinstance(manifest, str) or len(manifest) != 64:
+    try:
+        claims = verify_statement(envelope, public_keys)
+    except VerificationError as e:
+        raise EvidenceError(str(e)) from None
+    ids = {claims.attestation_id, envelope_text_digest(envelope) or ""}
+    if ids & {r.lower() for r in revoked}:
+        raise EvidenceError(f"the attestation was revoked by a quarantine (id {claims.attestation_id[:16]}...)")
+    if claims.verdict != "pass":
+        raise EvidenceError(f"the signed verdict is {claims.verdict!r}, not 'pass'")
+    if claims.source != source:
+        raise EvidenceError(f"the signed source {claims.source!r} is not the version's source {source!r}")
+    if claims.manifest_sha256 is None:
         raise EvidenceError("the signed attestation names no manifest digest")
-    return payload
+    return claims_view(claims)
 
 
 def check_manifest(payload: dict[str, Any], manifest_sha256: str) -> None:

@@ -33,10 +33,6 @@ from mlgate.errors import MlgateError, TransientError
 
 log = logging.getLogger(__name__)
 
-_TRANSIENT = ("SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "InternalError",
-              "ServiceUnavailable", "RequestTimeTooSkewed")
-
-
 class ArtifactProblem(MlgateError):
     """The stored artifact is missing, unreadable as a model folder, or has unsafe names."""
 
@@ -121,19 +117,27 @@ def weakest(objects: list[ObjectId]) -> str:
 
 
 def _client_error(e: Exception, where: str) -> Exception:
-    from botocore.exceptions import BotoCoreError, ClientError
+    """One taxonomy (:func:`mlgate.integrations.aws.classify`): throttled -> retry later; a key,
+    version or bucket that is gone -> a missing artifact (quarantine); a changed object
+    (412) -> missing too; anything else (denied, unsupported, failed) -> an error, never a pass."""
+    from mlgate.integrations.aws import ErrorClass, classify, error_code
 
-    if isinstance(e, ClientError):
-        code = str(e.response.get("Error", {}).get("Code", ""))
-        if code in _TRANSIENT:
-            return TransientError(f"{where}: {code}")
-        if code in ("NoSuchKey", "404", "NoSuchVersion", "PreconditionFailed", "412"):
-            return ArtifactProblem("missing-artifact", f"{where}: {code} (the object changed or is gone)")
+    code = error_code(e)
+    cls = classify(e)
+    if cls is ErrorClass.THROTTLED:
+        return TransientError(f"{where}: {code or e}")
+    if code in ("PreconditionFailed", "412"):
+        return ArtifactProblem("missing-artifact", f"{where}: {code} (the object changed or is gone)")
+    if cls is ErrorClass.NOT_FOUND:
         if code == "NoSuchBucket":
             return ArtifactProblem("missing-artifact", f"{where}: the bucket does not exist")
-        return MlgateError(f"{where}: {code or e}")
+        return ArtifactProblem("missing-artifact", f"{where}: {code} (the object changed or is gone)")
+    if code:
+        return MlgateError(f"{where}: {code} ({cls.value})")
+    from botocore.exceptions import BotoCoreError
+
     if isinstance(e, BotoCoreError):
-        return TransientError(f"{where}: {e}")
+        return MlgateError(f"{where}: {e} ({cls.value})")
     return e
 
 

@@ -3,13 +3,15 @@
 Order of the checks, cheapest first:
 
 1. already quarantined -> leave it so (only remove any alias set since);
-2. evidence in the tags, no download: a passing verdict backed by an attestation envelope signed
-   by the configured key, not revoked, naming the version's exact source, whose manifest is the
-   one the tags claim (a forged ``mlgate.verdict=pass`` stops here);
+2. evidence in the tags, no download (the evidence kernel, profile ``rescan``): a passing verdict
+   backed by a statement signed by a trusted key, whose attestation id is not revoked on any
+   version or model, naming the version's exact source and model, whose manifest is the one the
+   tags claim (a forged ``mlgate.verdict=pass`` stops here); a version holding a protected alias
+   must also carry a statement that alias accepts (provenance, checkpoint, gates, policy digest);
 3. the artifact bucket passed this run's S3 audit;
-4. bytes: the signed rescan state's object identities still match (listing only), else download
-   exactly the listed object versions, re-hash against the signed manifest and verify the OpenSSF
-   model signature;
+4. bytes: the signed rescan state's object identities still match (listing only), else the
+   ``model-version`` gate (profile ``rescan``) downloads exactly the listed object versions,
+   re-hashes against the signed manifest and verifies the OpenSSF model signature;
 5. rescan under the current policy, unless the scan key (manifest, scanner versions, scan-relevant
    policy digest, checkpoint) equals the one of the last clean result.
 
@@ -37,13 +39,17 @@ from typing import Any
 
 from mlgate.digest import manifest_of
 from mlgate.errors import MlgateError, TransientError
-from mlgate.evidence.attestation import VerificationError
+from mlgate.evidence import tags as T
+from mlgate.evidence import verify as EV
+from mlgate.evidence.keys import VerificationError, load_public_keys
+from mlgate.evidence.model_signature import verify_model_signature
+from mlgate.gates.model_version import explain
+from mlgate.integrations import aws
+from mlgate.integrations.mlflow import FetchedCopy, FetchError, RegistryClient, VersionInfo, looks_transient
 from mlgate.lifecycle.staging import StagingError, hash_tree, stage
-from mlgate.model import Report, Verdict, utcnow
+from mlgate.model import Finding, Report, Verdict, utcnow
 from mlgate.policy import Policy, load_policy
-from mlgate.registry import tags as T
 from mlgate.registry.quarantine import EventEmitter, quarantine
-from mlgate.registry.verify import EvidenceError, check_attestation, envelope_digest, load_public_keys
 from mlgate.rescan.bytecheck import (
     ArtifactProblem,
     Inventory,
@@ -79,7 +85,8 @@ class Failed(Exception):
     """The version no longer verifies: quarantine it."""
 
     def __init__(self, category: str, reason: str, *, gates: dict[str, str] | None = None,
-                 byte_check: str = "none", scanned: bool = False) -> None:
+                 byte_check: str = "none", scanned: bool = False, reports: Sequence[Report] = ()) -> None:
+        self.reports = tuple(reports)
         self.category = category
         self.reason = reason
         self.gates = gates or {}
@@ -102,6 +109,8 @@ class Runtime:
     policy_digests: dict[str, str]
     failed_buckets: dict[str, str] = field(default_factory=dict)
     emitter: EventEmitter | None = None
+    revoked: set[str] = field(default_factory=set)  # the global revocation list, read once per run
+    evidence: EV.EvidencePolicy = field(default_factory=EV.EvidencePolicy)
 
     @classmethod
     def build(cls, settings: RescanSettings, failed_buckets: dict[str, str] | None = None, *,
@@ -109,13 +118,13 @@ class Runtime:
         policy = load_policy(settings.policy_path)
         rp = rescan_policy(policy)
         if client is None:
-            from mlflow.tracking import MlflowClient
-
-            client = MlflowClient(tracking_uri=settings.tracking_uri)
+            client = RegistryClient(settings.tracking_uri).raw
         if s3 is None:
             s3 = _s3_client()
         cps = sorted({rp.checkpoint, rp.aliased_checkpoint})
         return cls(
+            revoked=RegistryClient.wrap(client, settings.tracking_uri).revoked_ids(),
+            evidence=policy.gate_config("model-version", EV.EvidencePolicy),
             settings=settings, policy=policy, rp=rp,
             public_keys=load_public_keys(str(settings.public_key)),
             client=client, s3=s3,
@@ -127,6 +136,9 @@ class Runtime:
     def key_paths(self) -> list[Path]:
         return [Path(p) for p in str(self.settings.public_key).split(os.pathsep) if p.strip()]
 
+    def key_paths_str(self) -> list[str]:
+        return [str(p) for p in self.key_paths()]
+
     @property
     def trust(self) -> tuple[str, ...]:
         return self.rp.byte_check.trust
@@ -134,10 +146,9 @@ class Runtime:
 
 def _s3_client() -> Any | None:
     try:
-        import boto3
+        return aws.client("s3")
     except ImportError:  # pragma: no cover - boto3 is in the flows extra
         return None
-    return boto3.session.Session().client("s3")
 
 
 _CACHE: dict[str, Runtime] = {}
@@ -186,7 +197,7 @@ def hint_locations(refs: Sequence[VersionRef], artifacts_destination: str | None
     and recorded states): only hints for what to list in bulk; nothing is trusted from them."""
     locs: list[S3Location] = []
     for ref in refs:
-        for uri, folder in ((ref.source, True), (ref.tags.get("mlgate.signature", ""), False)):
+        for uri, folder in ((ref.source, True), (ref.tags.get(T.SIGNATURE, ""), False)):
             loc = map_uri(uri, artifacts_destination, folder=folder) if uri else None
             if loc is not None:
                 locs.append(loc)
@@ -243,7 +254,7 @@ def _check(rt: Runtime, ref: VersionRef, inv: Inventory | None = None) -> Versio
         reason = tags.get(T.QUARANTINE_REASON, "")
         if ref.aliases:  # someone pointed an alias at it since: take it out again
             q = quarantine(rt.client, ref.name, ref.version, reason or "still quarantined",
-                           emit_event=rt.settings.emit_events, emitter=rt.emitter)
+                           emit_event=rt.settings.emit_events, emitter=rt.emitter, public_keys=rt.public_keys)
             return _result(ref, Outcome.STILL_QUARANTINED, reason=reason, removed_aliases=tuple(q.removed_aliases),
                            event_emitted=q.event_emitted)
         return _result(ref, Outcome.STILL_QUARANTINED, reason=reason)
@@ -253,9 +264,9 @@ def _check(rt: Runtime, ref: VersionRef, inv: Inventory | None = None) -> Versio
     except (Failed, ArtifactProblem) as e:
         f = e if isinstance(e, Failed) else Failed(e.category, str(e))
         q = quarantine(rt.client, ref.name, ref.version, f"rescan [{f.category}]: {f.reason}",
-                       emit_event=rt.settings.emit_events, emitter=rt.emitter)
+                       emit_event=rt.settings.emit_events, emitter=rt.emitter, public_keys=rt.public_keys)
         return _result(ref, Outcome.QUARANTINED, category=f.category, reason=f.reason, checkpoint=checkpoint,
-                       gates=f.gates, byte_check=f.byte_check, scanned=f.scanned,
+                       gates=f.gates, byte_check=f.byte_check, scanned=f.scanned, reports=f.reports,
                        removed_aliases=tuple(q.removed_aliases), event_emitted=q.event_emitted)
 
 
@@ -268,18 +279,13 @@ def _verify(rt: Runtime, ref: VersionRef, checkpoint: str, inv: Inventory | None
             return _result(ref, Outcome.PENDING, category="pending",
                            reason=f"registered {age:.0f} min ago, no mlgate evidence yet")
         raise Failed("unverified", f"mlgate.verdict is {verdict!r}, not 'pass'")
-    envelope = tags.get(T.ENVELOPE)
-    try:
-        payload = check_attestation(envelope, rt.public_keys, source=ref.source,
-                                    revoked=T.parse_revoked(tags.get(T.REVOKED)))
-    except EvidenceError as e:
-        raise Failed("evidence", f"mlgate.verdict is 'pass' but the evidence does not hold: {e}") from None
-    signed = str(payload["subject"]["manifest_sha256"])
-    if tags.get(T.MANIFEST) != signed:
-        raise Failed("evidence", f"the {T.MANIFEST} tag ({str(tags.get(T.MANIFEST))[:16]}...) is not the signed "
-                     f"manifest ({signed[:16]}...)")
-    assert envelope is not None
-    att = envelope_digest(envelope)
+    ev = EV.VersionEvidence(name=ref.name, version=ref.version, source=ref.source, tags=tags)
+    v = EV.verify_evidence(ev, EV.RESCAN, rt.public_keys, revoked=EV.revoked_ids(tags, rt.revoked),
+                           promotion=promotion_for(rt, ref))
+    if v.findings or v.claims is None or v.claims.manifest_sha256 is None:
+        raise failed_from(v.findings, prefix="mlgate.verdict is 'pass' but the evidence does not hold: ")
+    signed = v.claims.manifest_sha256
+    att = v.claims.attestation_id
     state, why = load_state(tags.get(STATE_TAG), rt.public_keys, name=ref.name, version=ref.version,
                             source=ref.source, attestation_sha256=att, manifest_sha256=signed)
     if tags.get(STATE_TAG) and state is None:
@@ -294,6 +300,32 @@ def _verify(rt: Runtime, ref: VersionRef, checkpoint: str, inv: Inventory | None
     if state is not None and not rt.settings.full and not need_scan and _identities_unchanged(rt, state, inv):
         return _result(ref, Outcome.UNCHANGED, byte_check="listing", checkpoint=checkpoint, manifest_sha256=signed)
     return _full_check(rt, ref, checkpoint, signed, att, key, need_scan, state, src if state is None else None, inv)
+
+
+# finding id -> the rescan's quarantine category (what the summary reports)
+CATEGORY_OF = {
+    EV.UNSIGNED: "unverified", EV.VERDICT: "unverified", EV.QUARANTINED: "unverified",
+    EV.FORGED_TAG: "evidence", EV.SIGNATURE: "evidence", EV.REVOKED: "evidence", EV.SOURCE: "evidence",
+    EV.PROVENANCE: "evidence", EV.CHECKPOINT: "evidence", EV.GATES: "evidence", EV.POLICY_DIGEST: "evidence",
+    EV.MANIFEST: "bytes-changed", EV.MISSING_ARTIFACT: "missing-artifact", EV.MODEL_SIGNATURE: "signature",
+}
+
+
+def failed_from(findings: Sequence[Finding], *, prefix: str = "", byte_check: str = "none") -> Failed:
+    if not findings:
+        return Failed("evidence", prefix + "the signed statement names no manifest", byte_check=byte_check)
+    first = findings[0]
+    category = CATEGORY_OF.get(first.id, "error")
+    reason = "; ".join(f.message for f in findings)
+    return Failed(category, (prefix if category == "evidence" else "") + reason, byte_check=byte_check)
+
+
+def promotion_for(rt: Runtime, ref: VersionRef) -> EV.PromotionPolicy | None:
+    """The promotion rules of the first protected alias the version holds (None: it holds none)."""
+    for alias in ref.aliases:
+        if rt.evidence.is_protected(alias):
+            return rt.evidence.promotion_for(alias)
+    return None
 
 
 def _identities_unchanged(rt: Runtime, state: RescanState, inv: Inventory | None) -> bool:
@@ -344,34 +376,88 @@ def _full_check(rt: Runtime, ref: VersionRef, checkpoint: str, signed: str, att:
     rt.settings.work_dir.mkdir(parents=True, exist_ok=True)
     work = rt.settings.work_dir / f"{safe_name(ref.name)}-v{safe_name(ref.version)}-{uuid.uuid4().hex[:8]}"
     try:
-        path, objs, src = fetch_source(rt, ref, work, src_hint, inv)
-        files = hash_tree(path)
-        if not files:
-            raise Failed("missing-artifact", f"{ref.source}: no files", byte_check="download")
-        manifest = manifest_of(files)
-        if manifest != signed:
-            hint, category = _manifest_diff(rt, ref, files, signed, work)
-            raise Failed(category, f"the bytes at {src.uri if src else ref.source} (manifest {manifest[:16]}...) "
-                         f"are not the signed bytes (manifest {signed[:16]}...){hint}", byte_check="download")
-        sig_path, sig_objs, sig_loc = fetch_signature(rt, ref, work, inv)
-        verify_signature(rt, path, sig_path)
+        report, fetched = verify_bytes(rt, ref, work, EV.RESCAN, src_hint, inv, promotion=promotion_for(rt, ref))
+        if report.verdict is not Verdict.PASS:
+            findings = [f for s in report.subjects for f in s.findings] + list(report.findings)
+            if fetched.copy is not None and any(f.id == EV.MANIFEST for f in findings):
+                hint, category = _manifest_diff(rt, ref, fetched.copy.files, signed, work)
+                raise Failed(category, f"the bytes at {fetched.src.uri if fetched.src else ref.source} (manifest "
+                             f"{fetched.copy.manifest_sha256[:16]}...) are not the signed bytes (manifest "
+                             f"{signed[:16]}...){hint}", byte_check="download", reports=[report])
+            if not any(f.kind.value == "issue" for f in findings):
+                raise MlgateError(f"{ref.label}: could not be verified: {explain(report)}")
+            f = failed_from(findings, byte_check="download")
+            f.reports = (report,)
+            raise f
+        assert fetched.copy is not None
+        path, files, objs, src = fetched.copy.path, fetched.copy.files, fetched.objs, fetched.src
         gates: dict[str, str] = {}
+        reports: list[Report] = [report]
         if need_scan:
-            reports, notes = _scan(rt, path, checkpoint)
-            gates = {r.gate: r.verdict.value for r in reports}
-            verdict = Verdict.worst([r.verdict for r in reports]) if reports else Verdict.INCOMPLETE
+            scan_reports, notes = _scan(rt, path, checkpoint)
+            reports += scan_reports
+            gates = {r.gate: r.verdict.value for r in scan_reports}
+            verdict = Verdict.worst([r.verdict for r in scan_reports]) if scan_reports else Verdict.INCOMPLETE
             if verdict is not Verdict.PASS:
-                bad = next((r for r in reports if r.verdict is verdict), None)
+                bad = next((r for r in scan_reports if r.verdict is verdict), None)
                 why = f"{bad.gate}: {bad.reason}" if bad is not None else "; ".join(notes) or "nothing was checked"
                 raise Failed("findings", f"{checkpoint} verdict {verdict.value}: {why}", gates=gates,
-                             byte_check="download", scanned=True)
+                             byte_check="download", scanned=True, reports=reports)
         if hash_tree(path) != files:
             raise Failed("bytes-changed", "the local copy changed during the check", byte_check="download")
-        record_state(rt, ref, signed, att, key, src, objs, sig_loc, sig_objs, need_scan, state)
+        record_state(rt, ref, signed, att, key, src, objs, fetched.sig_loc, fetched.sig_objs, need_scan, state)
         return _result(ref, Outcome.CLEAN if need_scan else Outcome.UNCHANGED, byte_check="download",
-                       scanned=need_scan, checkpoint=checkpoint, gates=gates, manifest_sha256=signed)
+                       scanned=need_scan, checkpoint=checkpoint, gates=gates, manifest_sha256=signed,
+                       reports=tuple(reports))
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+@dataclass
+class Fetched:
+    """What the rescan's pinned fetchers saw (for the signed state)."""
+
+    copy: FetchedCopy | None = None
+    objs: list[ObjectId] = field(default_factory=list)
+    src: S3Location | None = None
+    sig_objs: list[ObjectId] = field(default_factory=list)
+    sig_loc: S3Location | None = None
+
+
+def verify_bytes(rt: Runtime, ref: VersionRef, work: Path, profile: EV.VerificationProfile,
+                 src_hint: S3Location | None = None, inv: Inventory | None = None,
+                 promotion: EV.PromotionPolicy | None = None) -> tuple[Report, Fetched]:
+    """The ``model-version`` gate on ``ref`` with the rescan's fetchers (exactly the listed S3
+    object versions when the store is visible, else through MLflow). The bytes stay in ``work``."""
+    from mlgate.gates.model_version import verify_version
+
+    seen = Fetched()
+
+    def fetch(_info: VersionInfo, dest: Path) -> FetchedCopy:
+        try:
+            path, objs, src = fetch_source(rt, ref, dest.parent, src_hint, inv)
+        except (Failed, ArtifactProblem) as e:
+            raise FetchError(e.reason if isinstance(e, Failed) else str(e), missing=True) from None
+        files = hash_tree(path)
+        if not files:
+            raise FetchError(f"{ref.source}: no files", missing=True)
+        seen.copy = FetchedCopy(uri=src.uri if src else ref.source, path=path, files=files,
+                                manifest_sha256=manifest_of(files))
+        seen.objs, seen.src = objs, src
+        return seen.copy
+
+    def fetch_sig(_info: VersionInfo, dest: Path) -> Path:
+        try:
+            sig, seen.sig_objs, seen.sig_loc = fetch_signature(rt, ref, dest.parent, inv)
+        except (Failed, ArtifactProblem) as e:
+            raise FetchError(e.reason if isinstance(e, Failed) else str(e), missing=True) from None
+        return sig
+
+    alias = next((a for a in ref.aliases if rt.evidence.is_protected(a)), None) if promotion is not None else None
+    report = verify_version(rt.client, ref.name, ref.version, policy=rt.policy, public_keys=rt.key_paths_str(),
+                            profile=profile, work_dir=work, checkpoint=rt.rp.checkpoint, fetch=fetch,
+                            fetch_signature=fetch_sig, revoked=rt.revoked, keep_bytes=True, promote_to=alias)
+    return report, seen
 
 
 def fetch_source(rt: Runtime, ref: VersionRef, work: Path, hint: S3Location | None = None,
@@ -393,14 +479,12 @@ def fetch_source(rt: Runtime, ref: VersionRef, work: Path, hint: S3Location | No
 
 
 def _looks_transient(e: BaseException) -> bool:
-    text = f"{e} {e.__cause__}"
-    return any(s in text for s in ("Connection refused", "ConnectionError", "Max retries exceeded", "timed out",
-                                   "503", "502", "504", "429"))
+    return looks_transient(e)
 
 
 def fetch_signature(rt: Runtime, ref: VersionRef, work: Path,
                     inv: Inventory | None = None) -> tuple[Path, list[ObjectId], S3Location | None]:
-    uri = ref.tags.get("mlgate.signature")
+    uri = ref.tags.get(T.SIGNATURE)
     if not uri:
         raise Failed("signature", "the version has no mlgate.signature tag", byte_check="download")
     resolved = resolve_runs_uri(rt, uri)
@@ -425,16 +509,10 @@ def fetch_signature(rt: Runtime, ref: VersionRef, work: Path,
 
 
 def verify_signature(rt: Runtime, model: Path, sig: Path) -> None:
-    from mlgate.lifecycle.signing import ModelSigningKey
-
-    errors = []
-    for key in rt.key_paths():
-        try:
-            ModelSigningKey(None, key).verify_model(model, sig)
-            return
-        except VerificationError as e:
-            errors.append(str(e))
-    raise Failed("signature", "; ".join(dict.fromkeys(errors)) or "no public key", byte_check="download")
+    try:
+        verify_model_signature(model, sig, rt.key_paths_str())
+    except VerificationError as e:
+        raise Failed("signature", str(e), byte_check="download") from None
 
 
 def _scan(rt: Runtime, path: Path, checkpoint: str) -> tuple[list[Report], list[str]]:
@@ -469,7 +547,7 @@ def _manifest_diff(rt: Runtime, ref: VersionRef, files: dict[str, str], signed: 
     """Which files differ, from the evidence manifest next to the attestation (used only if its
     digest is the signed manifest), and the category: ``missing-artifact`` when files are only
     missing, else ``bytes-changed``. Best effort: no hint when that manifest cannot be read."""
-    att = ref.tags.get("mlgate.attestation", "")
+    att = ref.tags.get(T.ATTESTATION, "")
     if not att.endswith("/attestation.json"):
         return "", "bytes-changed"
     uri = att[: -len("attestation.json")] + "manifest.json"

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mlgate import __version__
 from mlgate.errors import ExitCode
-from mlgate.model import Verdict
+from mlgate.model import Report, Verdict
 
 SCHEMA_VERSION = "mlgate.rescan/v1"
 FORMATS = ("console", "json", "sarif", "markdown")
@@ -67,6 +67,8 @@ class VersionResult(BaseModel):
     event_emitted: bool = False
     manifest_sha256: str | None = None
     seconds: float = 0.0
+    reports: tuple[Report, ...] = Field(default=(), description="The model-version gate's report and the "
+                                        "rescan's gate reports, when the version was checked in full")
 
     @property
     def label(self) -> str:

@@ -15,6 +15,11 @@
 ``MLGATE_GUARD_ALLOW_LOCAL_SOURCES`` ``true`` lets the guard read ``file:`` / plain-path sources
                                      (off by default: a server should not read its own disk
                                      on a client's behalf).
+``MLGATE_POLICY``                    Optional mlgate policy; its ``gates.model-version`` section
+                                     says what a protected alias accepts (provenances,
+                                     checkpoints, gates, policy digests). Unset: the defaults
+                                     (``pipeline`` and ``release`` statements only). A policy
+                                     that does not load stops the server from starting.
 ===================================  ========================================================
 
 Booleans are parsed strictly (``true/false/1/0/yes/no/on/off``); anything else is a start-up
@@ -25,9 +30,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from mlgate.registry.tags import parse_protected_aliases
+from mlgate.evidence.tags import parse_protected_aliases
+from mlgate.evidence.verify import EvidencePolicy, PromotionPolicy
 
 ENV_PUBLIC_KEY = "MLGATE_REGISTRY_PUBLIC_KEY"
 ENV_PROTECTED_ALIASES = "MLGATE_PROTECTED_ALIASES"
@@ -35,6 +41,7 @@ ENV_REQUIRE_VERIFIED_SOURCE = "MLGATE_REQUIRE_VERIFIED_SOURCE"
 ENV_MAX_FILES = "MLGATE_GUARD_MAX_FILES"
 ENV_MAX_BYTES = "MLGATE_GUARD_MAX_BYTES"
 ENV_ALLOW_LOCAL = "MLGATE_GUARD_ALLOW_LOCAL_SOURCES"
+ENV_POLICY = "MLGATE_POLICY"
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
@@ -75,6 +82,7 @@ class GuardConfig:
     max_files: int = 10_000
     max_bytes: int = 50 * 1024**3
     allow_local_sources: bool = False
+    evidence: EvidencePolicy = field(default_factory=EvidencePolicy)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> GuardConfig:
@@ -86,7 +94,23 @@ class GuardConfig:
             max_files=parse_int(ENV_MAX_FILES, e.get(ENV_MAX_FILES), 10_000),
             max_bytes=parse_int(ENV_MAX_BYTES, e.get(ENV_MAX_BYTES), 50 * 1024**3),
             allow_local_sources=parse_bool(ENV_ALLOW_LOCAL, e.get(ENV_ALLOW_LOCAL), False),
+            evidence=load_evidence_policy(e.get(ENV_POLICY)),
         )
+
+    def promotion_for(self, alias: str) -> PromotionPolicy:
+        return self.evidence.promotion_for(alias)
 
     def is_protected(self, alias: str) -> bool:
         return alias.strip().casefold() in self.protected_aliases
+
+
+def load_evidence_policy(path: str | None) -> EvidencePolicy:
+    """The ``gates.model-version`` section of the policy at ``path`` (defaults when unset)."""
+    if not path or not path.strip():
+        return EvidencePolicy()
+    from mlgate.policy import load_policy
+
+    try:
+        return load_policy(path.strip()).gate_config("model-version", EvidencePolicy)
+    except Exception as e:
+        raise GuardConfigError(f"{ENV_POLICY}={path!r}: {e}") from None

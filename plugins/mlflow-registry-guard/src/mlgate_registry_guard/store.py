@@ -7,7 +7,9 @@ Refused unless the version carries a valid mlgate signature over the bytes it po
 (see :meth:`GuardedSqlAlchemyStore.verified`):
 
 * setting a protected alias (``MLGATE_PROTECTED_ALIASES``, default ``production``) or moving a
-  version to a stage of the same name;
+  version to a stage of the same name; the statement must also be one the alias accepts
+  (provenance, checkpoint, gates, policy digest: ``gates.model-version`` of ``MLGATE_POLICY``;
+  by default ``pipeline`` and ``release`` statements with the model scan passed);
 * setting ``mlgate.verdict`` to a passing value (the envelope must already be on the version,
   or come in the same ``create_model_version`` call);
 * creating a version with a passing ``mlgate.verdict`` tag, or any version at all when
@@ -15,23 +17,37 @@ Refused unless the version carries a valid mlgate signature over the bytes it po
 
 Also refused: changing or deleting ``mlgate.attestation_envelope`` on a version that holds a
 protected alias, replacing it with one that does not verify while the version's verdict is
-passing, deleting it while the verdict is passing, and shrinking ``mlgate.revoked_attestations``.
-Everything else is ``super()``: stock MLflow.
+passing, deleting it while the verdict is passing, shrinking ``mlgate.revoked_attestations``, and
+deleting, renaming or un-revoking the global revocation list (the registered model
+``mlgate-revocations``). A statement whose attestation id is revoked there is refused on every
+version of every model.
+
+The checks are the evidence kernel's (:func:`mlgate.evidence.verify.verify_evidence`, profiles
+``guard`` and ``guard-new``), the same ones the deploy, rescan, release and webhook paths run
+through the ``model-version`` gate. Everything else is ``super()``: stock MLflow.
 """
 
 from __future__ import annotations
 
 import logging
 import urllib.parse
-from collections.abc import Iterable
 from typing import Any, NoReturn
 
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import PERMISSION_DENIED
 from mlflow.store.model_registry.sqlalchemy_store import SqlAlchemyStore
 
-from mlgate.registry import tags as T
-from mlgate.registry.verify import EvidenceError, check_attestation, check_manifest, load_public_keys
+from mlgate.evidence import tags as T
+from mlgate.evidence.keys import VerificationError, load_public_keys
+from mlgate.evidence.verify import (
+    GUARD,
+    GUARD_NEW,
+    PromotionPolicy,
+    VerificationProfile,
+    VersionEvidence,
+    revoked_ids,
+    verify_evidence,
+)
 from mlgate_registry_guard.artifacts import (
     ArtifactFetchError,
     ClientTrackingLookup,
@@ -47,6 +63,10 @@ log = logging.getLogger("mlgate.registry_guard")
 
 PREFIX = "mlgate+"
 INNER_SCHEMES = ("sqlite", "postgresql")
+
+
+class EvidenceError(VerificationError):
+    """The version's evidence does not hold (the message lists the findings)."""
 
 
 class GuardRefusal(MlflowException):
@@ -127,29 +147,45 @@ class GuardedSqlAlchemyStore(SqlAlchemyStore):  # type: ignore[misc]
         return manifest_at(concrete, max_files=self.guard.max_files, max_bytes=self.guard.max_bytes,
                            allow_local=self.guard.allow_local_sources).sha256
 
-    def _check(self, *, envelope: str | None, source: str, location: str, revoked: Iterable[str]) -> None:
+    def _global_revoked(self) -> set[str]:
+        try:
+            rm = super().get_registered_model(T.REVOCATION_MODEL)
+        except MlflowException as e:
+            if e.error_code == "RESOURCE_DOES_NOT_EXIST":
+                return set()
+            raise EvidenceError(f"the revocation list cannot be read: {e.message}") from None
+        return T.revoked_from_model_tags({t.key: t.value for t in _tag_list(rm.tags)})
+
+    def _check(self, *, name: str, version: Any, tags: dict[str, str], source: str, location: str,
+               profile: VerificationProfile, promotion: PromotionPolicy | None = None) -> None:
         keys = self.keys.load()
         if keys is None:
             raise EvidenceError(self.keys.error or "no public key")
-        payload = check_attestation(envelope, keys, source=source, revoked=list(revoked))
+        ev = VersionEvidence(name=name, version=str(version), source=source, tags=tags)
+        revoked = revoked_ids(tags, self._global_revoked())
+        v = verify_evidence(ev, profile, keys, revoked=revoked, promotion=promotion)
+        if v.findings:
+            raise EvidenceError(v.reason())
         try:
             manifest = self._manifest(location)
         except ArtifactFetchError as e:
             raise EvidenceError(f"the version's bytes could not be checked: {e}") from None
-        check_manifest(payload, manifest)
+        v = verify_evidence(ev, profile, keys, revoked=revoked, manifest_sha256=manifest)
+        if v.findings:
+            raise EvidenceError(v.reason())
 
-    def verified(self, mv: Any, *, envelope: str | None = None, require_verdict_tag: bool = False) -> None:
+    def verified(self, mv: Any, *, envelope: str | None = None, require_verdict_tag: bool = False,
+                 promote_to: str | None = None) -> None:
         """Raise EvidenceError unless ``mv`` (or ``envelope`` in place of its own) is signed,
-        passing, for its exact source, not revoked, and matches the bytes stored now."""
+        passing, for its exact source and model, not revoked (on any version), matches the bytes
+        stored now and, for a protected alias, is a statement that alias accepts."""
         tags = dict(mv.tags or {})
-        if require_verdict_tag and not T.is_passing(tags.get(T.VERDICT)):
-            raise EvidenceError(f"its mlgate.verdict tag is {tags.get(T.VERDICT)!r}, not 'pass'")
-        self._check(
-            envelope=tags.get(T.ENVELOPE) if envelope is None else envelope,
-            source=mv.source,
-            location=self.get_model_version_download_uri(mv.name, mv.version),
-            revoked=T.parse_revoked(tags.get(T.REVOKED)),
-        )
+        if envelope is not None:
+            tags[T.ENVELOPE] = envelope
+        self._check(name=mv.name, version=mv.version, tags=tags, source=mv.source,
+                    location=self.get_model_version_download_uri(mv.name, mv.version),
+                    profile=GUARD if require_verdict_tag else GUARD_NEW,
+                    promotion=self.guard.promotion_for(promote_to) if promote_to else None)
 
     def _protected_aliases_of(self, mv: Any) -> list[str]:
         return [a for a in (mv.aliases or []) if self.guard.is_protected(a)]
@@ -183,8 +219,8 @@ class GuardedSqlAlchemyStore(SqlAlchemyStore):  # type: ignore[misc]
             action = "create a version tagged mlgate.verdict=pass" if wants_pass else "create a version"
             try:
                 location = self._location_for_new(source, model_id)
-                self._check(envelope=given.get(T.ENVELOPE), source=source, location=location,
-                            revoked=T.parse_revoked(given.get(T.REVOKED)))
+                self._check(name=name, version="(new)", tags=given, source=source, location=location,
+                            profile=GUARD_NEW)
             except (EvidenceError, ArtifactFetchError) as e:
                 self._refuse(action, name, "(new)", f"source {source!r} is not verified: {e}")
             except MlflowException as e:
@@ -197,7 +233,7 @@ class GuardedSqlAlchemyStore(SqlAlchemyStore):  # type: ignore[misc]
         if self.guard.is_protected(alias):
             mv = self.get_model_version(name, version)
             try:
-                self.verified(mv, require_verdict_tag=True)
+                self.verified(mv, require_verdict_tag=True, promote_to=alias)
             except EvidenceError as e:
                 self._refuse(f"set the protected alias {alias!r}", name, version, str(e))
         super().set_registered_model_alias(name, alias, version)
@@ -207,7 +243,7 @@ class GuardedSqlAlchemyStore(SqlAlchemyStore):  # type: ignore[misc]
         if self.guard.is_protected(stage):
             mv = self.get_model_version(name, version)
             try:
-                self.verified(mv, require_verdict_tag=True)
+                self.verified(mv, require_verdict_tag=True, promote_to=stage)
             except EvidenceError as e:
                 self._refuse(f"move the version to the protected stage {stage!r}", name, version, str(e))
         return super().transition_model_version_stage(name, version, stage, archive_existing_versions)
@@ -258,6 +294,30 @@ class GuardedSqlAlchemyStore(SqlAlchemyStore):  # type: ignore[misc]
                     self._refuse(f"delete {T.ENVELOPE}", name, version,
                                  f"its {T.VERDICT} is passing; change the verdict first")
         super().delete_model_version_tag(name, version, key)
+
+
+    # -- the global revocation list -------------------------------------------------------------
+
+    def delete_registered_model_tag(self, name: str, key: str) -> None:
+        if name == T.REVOCATION_MODEL and key.startswith(T.REVOKED_PREFIX):
+            self._refuse(f"delete the revocation {key!r}", name, "-", "revocations can only be added")
+        super().delete_registered_model_tag(name, key)
+
+    def delete_registered_model(self, name: str) -> None:
+        if name == T.REVOCATION_MODEL:
+            self._refuse("delete the revocation list", name, "-", "revocations can only be added")
+        super().delete_registered_model(name)
+
+    def rename_registered_model(self, name: str, new_name: str) -> Any:
+        if T.REVOCATION_MODEL in (name, new_name):
+            self._refuse("rename the revocation list", name, "-", "revocations can only be added")
+        return super().rename_registered_model(name, new_name)
+
+
+def _tag_list(tags: Any) -> list[Any]:
+    if isinstance(tags, dict):
+        return [type("Tag", (), {"key": k, "value": v})() for k, v in tags.items()]
+    return list(tags or [])
 
 
 def build_store(store_uri: str, tracking_uri: str | None = None) -> GuardedSqlAlchemyStore:
