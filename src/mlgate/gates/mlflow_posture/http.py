@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import http.client
 import json
-import socket
 import ssl
 import time
 import urllib.parse
@@ -105,7 +104,7 @@ class Http:
                           elapsed=time.monotonic() - started)
         except ssl.SSLError as e:
             ex = Exchange(method, path, None, error=f"TLS: {e}", elapsed=time.monotonic() - started)
-        except (OSError, http.client.HTTPException, socket.timeout) as e:
+        except (TimeoutError, OSError, http.client.HTTPException) as e:
             ex = Exchange(method, path, None, error=f"{type(e).__name__}: {e}", elapsed=time.monotonic() - started)
         finally:
             conn.close()

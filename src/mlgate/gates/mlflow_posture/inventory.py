@@ -250,12 +250,17 @@ class _Collector:
     # -- outside --------------------------------------------------------------------------------
     def version(self) -> None:
         ex = self.http.request("GET", "/version", headers={"Accept": "text/plain"})
+        if ex.status == 401 and self.credentials:  # basic-auth guards /version too (3.17)
+            ex = self.http.request("GET", "/version", headers={"Accept": "text/plain"}, auth=self.credentials)
         text = ex.body.decode("utf-8", "replace").strip()
         if ex.status == 200 and text and len(text) < 64 and "<" not in text:
             self.inv.version, self.inv.version_source = text, "GET /version"
             self.ok("version")
         elif ex.status is None:
             self.err("version", f"GET /version: {ex.error}")
+        elif ex.status == 401:
+            self.err("version", "GET /version needs credentials: give the audit a user (--username) to see the "
+                                "version", "unsupported")
         else:
             self.err("version", f"GET /version answered HTTP {ex.status}: the server does not report its version",
                      "unsupported")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mlgate.gates.mlflow_posture.check import Check, CheckContext, CheckResult
+from mlgate.gates.mlflow_posture.check import Check, CheckContext, CheckResult, Status
 
 
 class mlflow_anonymous_access(Check):
@@ -14,7 +14,7 @@ class mlflow_anonymous_access(Check):
         for r in inv.routes.values():
             where = f"{r.method} {r.path}"
             if r.outcome == "open":
-                status = "loopback-anonymous" if inv.loopback else "fail"
+                status: Status = "loopback-anonymous" if inv.loopback else "fail"
                 out.append(CheckResult(status, f"{r.family}: {where} answered {r.detail}", r.family,
                                        {"status": r.status}))
             elif r.outcome in ("unknown", "error"):
