@@ -212,3 +212,36 @@ def test_no_allowed_store_makes_registry_checks_incomplete(default_policy_path: 
     f = next(f for s in report.subjects for f in s.findings if f.id == "mlflow_experiment_artifact_locations")
     assert f.kind is FindingKind.UNSUPPORTED
     assert "allowed_stores" in f.message
+
+
+# -- wiring ---------------------------------------------------------------------------------------
+def test_checkpoints_run_the_gate_only_with_a_tracking_server(default_policy_path: Path) -> None:
+    from mlgate.lifecycle.checkpoints import run_checkpoint
+    from mlgate.policy import load_policy
+    from mlgate.stack.procs import free_port
+
+    policy = load_policy(default_policy_path)
+    assert "mlflow-posture" in policy.gates_for("pre-publish")
+    assert "mlflow-posture" in policy.gates_for("pre-deploy")
+    # the per-version calls (rescan, hook worker) pass no server: a note, no report
+    out = run_checkpoint("pre-deploy", policy)
+    assert "mlflow-posture: no tracking server at this checkpoint" in out.notes
+    assert [r.gate for r in out.reports] == []
+    # a server that does not answer blocks the checkpoint (never a pass)
+    out = run_checkpoint("pre-deploy", policy, tracking_uri=f"http://127.0.0.1:{free_port()}")
+    assert [r.gate for r in out.reports] == ["mlflow-posture"]
+    assert out.verdict is Verdict.ERROR
+    with pytest.raises(Exception, match="mlflow-posture"):
+        out.raise_if_blocked()
+
+
+def test_rescan_audits_the_server_once_per_run(tmp_path: Path) -> None:
+    from mlgate.rescan.settings import RescanSettings
+    from mlgate.rescan.tasks import posture_task
+    from mlgate.stack.procs import free_port
+
+    settings = RescanSettings(tracking_uri=f"http://127.0.0.1:{free_port()}", policy_path=REPO / "policies" /
+                              "local-stack.yaml", public_key=tmp_path / "k.pub", work_dir=tmp_path)
+    notes = posture_task.fn(settings)
+    assert len(notes) == 1
+    assert notes[0].startswith("mlflow-posture: error: ")
