@@ -240,6 +240,7 @@ class _Collector:
         self.credentials = credentials
         self.inv = ServerInventory(url=url, scheme=self.http.scheme, hostname=self.http.hostname,
                                    loopback=is_loopback_host(self.http.hostname))
+        self.unreachable: str | None = None  # the server did not answer at all: stop sending
 
     def err(self, field: str, message: str, category: Literal["failed", "denied", "unsupported"] = "failed") -> None:
         self.inv.errors[field] = CallError(field=field, message=message, category=category)
@@ -258,6 +259,7 @@ class _Collector:
             self.ok("version")
         elif ex.status is None:
             self.err("version", f"GET /version: {ex.error}")
+            self.unreachable = ex.error or "no response"
         elif ex.status == 401:
             self.err("version", "GET /version needs credentials: give the audit a user (--username) to see the "
                                 "version", "unsupported")
@@ -516,6 +518,9 @@ def collect_inventory(url: str, config: MlflowPostureConfig, *, credentials: tup
     names = ["version", "routes", "default_credentials", "host_header", "cors", "tls",
              "experiments", "model_versions", "webhooks"]
     for step, name in zip(steps, names, strict=True):
+        if c.unreachable is not None and name != "version":
+            c.err(name, f"not probed: the server did not answer GET /version ({c.unreachable})")
+            continue
         try:
             step()
         except BudgetExceeded as e:
