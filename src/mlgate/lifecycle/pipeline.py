@@ -98,7 +98,8 @@ class Context:
         self.public_key = cfg.resolve(sk.public_key)
 
     def checkpoint(self, name: str, **kw: Any) -> CheckpointOutcome:
-        outcome = run_checkpoint(name, self.policy, boto3_session=self.session, **kw)
+        outcome = run_checkpoint(name, self.policy, boto3_session=self.session,
+                                 tracking_uri=self.cfg.doc.tracking_uri, **kw)  # the registry's own posture
         self.hook(name, outcome)
         return outcome
 
