@@ -265,3 +265,26 @@ def test_reports_validate_against_the_json_and_sarif_schemas(default_policy_path
     jsonschema.validate(sarif, sarif_schema)
     rules = {r["id"] for r in sarif["runs"][0]["tool"]["driver"]["rules"]}
     assert {"mlflow_anonymous_access", "mlflow_server_version_advisories", "mlflow_server_webhook_private_ips"} <= rules
+
+
+def test_resolved_indirect_source_outside_the_stores_fails(default_policy_path: Path, tmp_path: Path) -> None:
+    from mlgate.gates.mlflow_posture.inventory import ModelVersionRef
+
+    inv = _inventory("3.17.2", model_versions=[
+        ModelVersionRef(name="m", version="1", source="models:/m-abc", resolved="file:///srv/elsewhere/m-abc"),
+        ModelVersionRef(name="m", version="2", source="models:/m-def"),  # not resolved: judged via its experiment
+        ModelVersionRef(name="m", version="3", source="s3://reg/../../etc"),
+    ])
+    inv.collected.add("model_versions")
+    doc = yaml.safe_load(default_policy_path.read_text())
+    doc["gates"]["mlflow-posture"] = {"include": str(REPO / "policies/gates/mlflow-posture.yaml"),
+                                      "allowed_stores": [{"prefix": "s3://reg/", "reason": "the registry bucket"}],
+                                      "advisories": str(TABLE)}
+    doc["allowlist"]["include"] = [str(REPO / "policies" / i) for i in doc["allowlist"]["include"]]
+    for k, v in doc["gates"].items():
+        if k != "mlflow-posture":
+            v["include"] = str(REPO / "policies" / v["include"])
+    p = tmp_path / "p.yaml"
+    p.write_text(yaml.safe_dump(doc))
+    report = evaluate(inv, policy=p)
+    assert _members(report, "mlflow_model_version_sources") == {"m/1", "m/3"}

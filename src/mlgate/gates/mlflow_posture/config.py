@@ -83,6 +83,12 @@ class MlflowPostureConfig(_Strict):
     max_registry_items: int = Field(
         default=2000, ge=1, description="Model versions and experiments read at most; more is incomplete."
     )
+    resolve_indirect_sources: bool = Field(
+        default=False,
+        description="Resolve models:/m-<id> and runs:/ sources to their artifact location (one request per logged "
+                    "model or run). Off: they are judged through their experiment's artifact location, which the "
+                    "server derives and mlflow_experiment_artifact_locations checks.",
+    )
     severity: dict[str, Severity] = Field(default_factory=dict, description="Severity overrides by check id.")
 
     @model_validator(mode="after")

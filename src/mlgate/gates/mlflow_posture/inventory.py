@@ -392,7 +392,7 @@ class _Collector:
             if not token:
                 break
         cache: dict[str, tuple[str | None, str | None]] = {}
-        for mv in out:
+        for mv in out if self.config.resolve_indirect_sources else []:
             key = _indirection(mv.source)
             if key is None:
                 continue

@@ -30,7 +30,10 @@ class mlflow_model_version_sources(Check):
                 out.append(CheckResult("unsupported", f"{member}: source {mv.source}: {mv.resolve_error}", member))
                 continue
             u = urllib.parse.urlsplit(mv.source)
-            if mv.resolved is None and u.scheme == "models":  # models:/<name>/<version>: another version, judged itself
+            if mv.resolved is None and u.scheme in ("models", "runs"):
+                # models:/<name>/<version> is another version, judged itself; models:/m-<id> and runs:/ live under
+                # their experiment's artifact location, which the server derives and
+                # mlflow_experiment_artifact_locations judges (resolve_indirect_sources resolves them here too)
                 continue
             where = mv.resolved or mv.source
             if traversal(where):
