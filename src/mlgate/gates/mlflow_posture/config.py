@@ -46,6 +46,11 @@ class MlflowPostureConfig(_Strict):
         default=None,
         description="Server to audit when none is named (then MLFLOW_TRACKING_URI).",
     )
+    server_env: str | None = Field(
+        default=None,
+        description="The server's KEY=VALUE environment file for the server-side checks when the auditor runs next "
+                    "to the server (relative to the policy file's folder); --server-env overrides it.",
+    )
     advisories: str = Field(
         default="mlflow-advisories.yaml",
         description="The advisory table, relative to the policy file's folder.",

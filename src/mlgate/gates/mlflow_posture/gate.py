@@ -79,6 +79,9 @@ class MlflowPostureGate(Gate[MlflowPostureConfig]):
             return run
         creds = options.get("credentials") or env_credentials()
         server_env = options.get("server_env")
+        if server_env is None and config.server_env:
+            server_env = str(Path(config.server_env) if Path(config.server_env).is_absolute()
+                             else policy.path.parent / config.server_env)
         ca = options.get("ca_file") or os.environ.get("MLFLOW_TRACKING_SERVER_CERT_PATH")
         for url in urls:
             if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
