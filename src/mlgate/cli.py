@@ -40,6 +40,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "Validate a training dataset against an expectation suite.",
     ),
     "audit-s3": ("mlgate.commands.audit_s3:audit_s3", "Audit S3 buckets for misconfigurations."),
+    "audit-mlflow": ("mlgate.commands.audit_mlflow:audit_mlflow", "Audit a running MLflow server's security posture."),
     "policy": ("mlgate.commands.policy:policy", "Validate and inspect policies."),
     "samples": ("mlgate.commands.samples:samples", "Write inert sample model folders (clean and poisoned)."),
     "demo": ("mlgate.commands.demo:demo", "Run the end-to-end demonstration on the embedded stack."),

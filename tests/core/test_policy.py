@@ -144,7 +144,7 @@ allowlist:
 
 def test_default_policy_loads(default_policy_path: Path) -> None:
     pol = load_policy(default_policy_path)
-    assert pol.gates_for("pre-deploy") == ("model-scan",)
+    assert pol.gates_for("pre-deploy") == ("model-scan", "mlflow-posture")
     assert pol.digest.startswith("sha256:")
     assert all(e.reason for e in pol.allow_entries)
 

@@ -55,6 +55,7 @@ def run_checkpoint(
     datasets: Sequence[DatasetInput] = (),
     buckets: Sequence[str] = (),
     boto3_session: Any | None = None,
+    tracking_uri: str | None = None,
 ) -> CheckpointOutcome:
     out = CheckpointOutcome(checkpoint)
     for gate_id in policy.gates_for(checkpoint):
@@ -76,6 +77,11 @@ def run_checkpoint(
                 out.reports.append(run_gate("s3-audit", list(buckets), policy=policy, checkpoint=checkpoint, **opts))
             else:
                 out.notes.append("s3-audit: no buckets at this checkpoint")
+        elif gate_id == "mlflow-posture":
+            if tracking_uri:
+                out.reports.append(run_gate("mlflow-posture", [tracking_uri], policy=policy, checkpoint=checkpoint))
+            else:
+                out.notes.append("mlflow-posture: no tracking server at this checkpoint")
         else:  # a third-party gate: it gets every path we have
             targets = [str(p) for p in scan_paths] + [d.path for d in datasets] + list(buckets)
             out.reports.append(run_gate(gate_id, targets, policy=policy, checkpoint=checkpoint))

@@ -95,7 +95,8 @@ class Context:
         self.public_key = self.public_keys[0]
 
     def checkpoint(self, name: str, **kw: Any) -> CheckpointOutcome:
-        outcome = run_checkpoint(name, self.policy, boto3_session=self.session, **kw)
+        outcome = run_checkpoint(name, self.policy, boto3_session=self.session,
+                                 tracking_uri=self.cfg.doc.tracking_uri, **kw)  # the registry's own posture
         self.hook(name, outcome)
         return outcome
 

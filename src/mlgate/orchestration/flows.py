@@ -74,12 +74,13 @@ def lifecycle(config: str) -> dict[str, Any]:
 def _rescan(settings: RescanSettings, task_runner: str) -> RescanSummary:
     started = utcnow()
     audit = t.audit_task.submit(settings, audit_targets(settings))  # side by side with the registry walk
+    posture = t.posture_task.submit(settings)  # the tracking server itself, once per run
     refs = t.select_task(settings)
     inventory = t.inventory_task.submit(settings, refs)
     extra = t.more_audit_targets(settings, refs)  # buckets of s3:// sources
     buckets = audit.result() + (t.audit_task(settings, extra) if extra else [])
     results = t.check_all(settings, refs, buckets, inventory.result())
-    return t.summarize(settings, started, results, buckets, task_runner)
+    return t.summarize(settings, started, results, buckets, task_runner, extra_notes=posture.result())
 
 
 @flow(name="mlgate-rescan-versions")

@@ -171,6 +171,25 @@ def audit_task(settings: RescanSettings, targets: list[str]) -> list[BucketResul
     return audit_buckets(settings, targets)
 
 
+@task(name="mlgate-rescan-mlflow-posture", **SINGLE_OPTS)
+def posture_task(settings: RescanSettings) -> list[str]:
+    """The MLflow posture gate over the tracking server, once per run, when the policy runs it at the
+    rescan's (aliased) checkpoint; its outcome becomes a note of the summary."""
+    from mlgate.api import run_gate
+    from mlgate.errors import MlgateError
+    from mlgate.policy import load_policy
+
+    policy = load_policy(settings.policy_path)
+    checkpoint = rescan_policy(policy).aliased_checkpoint
+    if "mlflow-posture" not in policy.gates_for(checkpoint):
+        return []
+    try:
+        report = run_gate("mlflow-posture", [settings.tracking_uri], policy=policy, checkpoint=checkpoint)
+    except MlgateError as e:
+        return [f"mlflow-posture: error: {e}"]
+    return [f"mlflow-posture: {report.verdict.value}: {report.reason}"]
+
+
 def more_audit_targets(settings: RescanSettings, refs: list[VersionRef]) -> list[str]:
     """Buckets of s3:// sources that the audit started before the selection did not cover."""
     known = set(audit_targets(settings))
@@ -238,13 +257,13 @@ def needs_own_runner(kind: str) -> bool:
 
 
 def summarize(settings: RescanSettings, started: Any, results: list[VersionResult], buckets: list[BucketResult],
-              task_runner: str) -> RescanSummary:
+              task_runner: str, extra_notes: list[str] | None = None) -> RescanSummary:
     policy, scanners = describe(settings)
     summary = RescanSummary(
         started_at=started, finished_at=utcnow(), tracking_uri=settings.tracking_uri,
         policy_name=policy.name, policy_digest=policy.digest, scanners=scanners,
         task_runner=task_runner, max_workers=settings.max_workers, versions=tuple(results), buckets=tuple(buckets),
-        notes=tuple(_notes(settings)),
+        notes=tuple(_notes(settings) + list(extra_notes or ())),
     )
     publish_rescan_artifacts(summary)
     return summary
