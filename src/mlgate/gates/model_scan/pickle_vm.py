@@ -566,7 +566,7 @@ class PickleMachine:
             res.ops += 1
             if res.ops > budget.max_ops:
                 raise _over(op_off, f"more than {budget.max_ops} opcodes")
-            if not res.ops & 0xFFFF:
+            if not res.ops & 0xFFF:
                 if budget.deadline is not None and time.monotonic() > budget.deadline:
                     raise _over(op_off, "the time budget ran out")
                 if len(stack) + len(marks) + retained > budget.max_values:
