@@ -257,14 +257,15 @@ def _zip_layout(blob: Blob, entries: list[containers.ZipEntry], ctx: ScanContext
     tensor storage."""
     names = {e.name for e in entries}
     storage: set[str] = set()
-    pkls = [n for n in names if n.endswith("data.pkl")]
+    pkls = {n for n in names if n.endswith("data.pkl")}
     if pkls:
-        for p in pkls:
-            prefix = p[: -len("data.pkl")]
-            for n in names:
-                rest = n[len(prefix) :] if n.startswith(prefix) else ""
-                if rest.startswith("data/") and rest[5:].isdigit():
-                    storage.add(n)
+        # linear: a storage name "<prefix>data/<digits>" (any "data/" in it) belongs to "<prefix>data.pkl"
+        for i, n in enumerate(names):
+            if i % 4096 == 0:
+                ctx.check_time()
+            at = n.rfind("data/")  # only the last one can be followed by digits alone
+            if at >= 0 and n[at + 5 :].isdigit() and n[:at] + "data.pkl" in pkls:
+                storage.add(n)
         if storage or any(n.endswith("/version") or n.endswith(".format_version") for n in names):
             ctx.covered("torch-zip", f"{len(storage)} storages")
     by_name = {e.name: e for e in entries}
