@@ -65,6 +65,7 @@ class GlobalRef:
     offset: int
     opcode: str
     usages: set[str] = field(default_factory=set)
+    written: tuple[str, str] | None = None  # the names in the stream, before fix_imports remapping
 
     def __hash__(self) -> int:
         return id(self)
@@ -182,7 +183,6 @@ class _Reader:
     def line(self) -> tuple[bytes, bool]:
         """The next line without its newline (at most :data:`LINE_KEEP` bytes of it) and whether
         it was cut. Lines of any length are accepted, as the unpicklers do; memory stays bounded."""
-        start = self.pos
         data = self.f.readline(min(LINE_KEEP + 1, max(self.size - self.pos, 0)))
         if data.endswith(b"\n"):
             self.pos += len(data)
@@ -196,7 +196,11 @@ class _Reader:
             self.pos += len(chunk)
             if chunk.endswith(b"\n"):
                 return kept, True
-        raise PickleFormatError(start, "unterminated line", truncated=True)
+        # End of data without a newline: pickle._Unpickler takes readline()[:-1] anyway (its last
+        # byte dropped) and goes on (a GLOBAL imports); the C unpickler stops. The next read fails.
+        if len(data) <= LINE_KEEP:
+            return data[:-1], False
+        return kept, True
 
 
 def _is_ident_path(s: Any) -> bool:
@@ -500,13 +504,14 @@ class PickleMachine:
                     )
                 )
                 return UNKNOWN
+            written = (module[:MAX_STR], name[:MAX_STR])
             if proto < 3:  # fix_imports: Python 2 names are remapped by both unpicklers
                 mapped = _compat_pickle.NAME_MAPPING.get((module, name))
                 if mapped is not None:
                     module, name = mapped
                 else:
                     module = _compat_pickle.IMPORT_MAPPING.get(module, module)
-            g = GlobalRef(module[:MAX_STR], name[:MAX_STR], op_off, opcode)
+            g = GlobalRef(module[:MAX_STR], name[:MAX_STR], op_off, opcode, written=written)
             if len(res.globals) < MAX_ITEMS * 64:
                 res.globals.append(g)
             return g

@@ -1,0 +1,240 @@
+"""Reference readers for differential tests: the real loaders, made inert.
+
+* :func:`reference_pickle` runs CPython's C ``pickle.Unpickler`` *and* the pure-Python
+  ``pickle._Unpickler`` (what joblib subclasses) with a recording ``find_class`` that returns
+  inert stand-in classes and a ``persistent_load`` that returns an inert object. Nothing named by
+  the stream is ever imported or called: every global is a fresh empty class.
+* :func:`reference_joblib` runs joblib's own ``NumpyUnpickler`` the same way, except that
+  ``joblib.numpy_pickle.NumpyArrayWrapper`` and ``numpy.dtype`` resolve to the real (data-only)
+  objects whose reading rules mlgate mirrors; a nested object-array pickle is read by the
+  recording unpickler too, never by ``pickle.load``.
+* :func:`compare_pickle` / :func:`compare_joblib` list the disagreements with mlgate's machine
+  that matter: a stream a loader accepts but mlgate rejects, or a global a loader resolves that
+  mlgate did not see. mlgate accepting *more* than a loader is the safe side and not reported.
+* :func:`compare_zip` compares mlgate's member view with ``zipfile``'s.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+import zipfile
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlgate.gates.model_scan.pickle_vm import Budget, PickleMachine, PickleResult
+
+
+class Inert:
+    """Accepts every call the unpicklers make on an object; does nothing."""
+
+    def __new__(cls, *a: Any, **k: Any) -> Inert:
+        return object.__new__(cls)
+
+    def __init__(self, *a: Any, **k: Any) -> None:
+        pass
+
+    def __call__(self, *a: Any, **k: Any) -> Inert:
+        return Inert()
+
+    def __setstate__(self, state: Any) -> None:
+        pass
+
+    def append(self, x: Any) -> None:
+        pass
+
+    def extend(self, xs: Any) -> None:
+        pass
+
+    def add(self, x: Any) -> None:
+        pass
+
+    def __setitem__(self, k: Any, v: Any) -> None:
+        pass
+
+
+def _stand_in(module: str, name: str) -> type:
+    return type("Inert_" + name.replace(".", "_")[:40], (Inert,), {})
+
+
+@dataclass
+class Ref:
+    accepted: bool = False
+    end: int | None = None
+    globals: list[tuple[str, str]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def _recording(base: type) -> type:
+    class Recording(base):  # type: ignore[valid-type,misc]
+        def __init__(self, f: Any, log: list[tuple[str, str]]) -> None:
+            super().__init__(f, encoding="latin1")
+            self._log = log
+
+        def find_class(self, module: str, name: str) -> Any:
+            self._log.append((module, name))
+            return _stand_in(module, name)
+
+        def persistent_load(self, pid: Any) -> Any:
+            return Inert()
+
+    return Recording
+
+
+CRecording = _recording(pickle.Unpickler)
+PyRecording = _recording(pickle._Unpickler)  # type: ignore[attr-defined]
+
+
+def reference_pickle(data: bytes) -> Ref:
+    ref = Ref()
+    for cls in (CRecording, PyRecording):
+        f = io.BytesIO(data)
+        log: list[tuple[str, str]] = []
+        try:
+            cls(f, log).load()
+        except Exception as e:  # any failure of the real unpickler: it stops there
+            ref.errors.append(f"{cls.__mro__[1].__module__}: {type(e).__name__}: {str(e)[:80]}")
+        else:
+            if not ref.accepted:
+                ref.accepted, ref.end = True, f.tell()
+        for g in log:
+            if g not in ref.globals:
+                ref.globals.append(g)
+    return ref
+
+
+def mlgate_pickle(data: bytes) -> PickleResult:
+    return PickleMachine(Budget(2_000_000, 100_000, 1_000_000)).run(io.BytesIO(data), len(data))
+
+
+def _seen(res: PickleResult) -> set[tuple[str, str]]:
+    out = {g.written or (g.module, g.name) for g in res.globals}
+    for sub in res.nested:
+        out |= _seen(sub)
+    return out
+
+
+def _blocks(res: PickleResult) -> bool:
+    """mlgate reports the stream as blocking or incomplete whatever its globals are."""
+    if res.error_kind in ("budget", "undecidable"):
+        return True
+    return any(e.kind in ("dynamic-global", "ext", "indirect-call", "build-on-global") for e in res.events)
+
+
+def compare(ref: Ref, res: PickleResult) -> list[str]:
+    problems: list[str] = []
+    if ref.accepted and not res.stopped and not _blocks(res):
+        problems.append(f"a loader accepts the stream, mlgate stops: {res.error} at {res.error_offset}")
+    missing = [g for g in ref.globals if g not in _seen(res)]
+    if missing and not _blocks(res):
+        problems.append(f"globals the loader resolves that mlgate did not see: {missing[:5]}")
+    if ref.accepted and res.stopped and ref.end is not None and ref.end != res.end and not _blocks(res):
+        problems.append(f"the stream ends at {ref.end} for the loader, at {res.end} for mlgate")
+    return problems
+
+
+def compare_pickle(data: bytes) -> list[str]:
+    return compare(reference_pickle(data), mlgate_pickle(data))
+
+
+# -- joblib ----------------------------------------------------------------------------------------
+
+
+def reference_joblib(data: bytes) -> Ref:
+    import numpy as np
+    from joblib import numpy_pickle
+
+    ref = Ref()
+    log: list[tuple[str, str]] = []
+
+    class SafeWrapper(numpy_pickle.NumpyArrayWrapper):  # type: ignore[misc]
+        """joblib's wrapper with its reading rules; refuses allocations the file cannot back
+        (joblib would fail too, only later) and reads object arrays with the recording unpickler."""
+
+        def read_array(self, unpickler: Any, ensure_native_byte_order: Any) -> Any:
+            if self.dtype.hasobject:
+                return CRecording(unpickler.file_handle, log).load()
+            count = 1 if len(self.shape) == 0 else int(np.multiply.reduce([np.int64(x) for x in self.shape]))
+            here = unpickler.file_handle.tell()
+            if count < 0 or count * self.dtype.itemsize > len(data) - here:
+                raise ValueError("array data runs past the end")
+            return super().read_array(unpickler, ensure_native_byte_order)
+
+    class Joblib(numpy_pickle.NumpyUnpickler):  # type: ignore[misc]
+        def find_class(self, module: str, name: str) -> Any:
+            log.append((module, name))
+            if (module, name) == ("joblib.numpy_pickle", "NumpyArrayWrapper"):
+                return SafeWrapper
+            if (module, name) == ("numpy", "dtype"):
+                return np.dtype
+            return _stand_in(module, name)
+
+        def persistent_load(self, pid: Any) -> Any:
+            return Inert()
+
+    f = io.BytesIO(data)
+    try:
+        Joblib("mem.joblib", f, ensure_native_byte_order=False).load()
+    except Exception as e:
+        ref.errors.append(f"joblib: {type(e).__name__}: {str(e)[:80]}")
+    else:
+        ref.accepted, ref.end = True, f.tell()
+    ref.globals = list(dict.fromkeys(log))
+    return ref
+
+
+def compare_joblib(data: bytes) -> list[str]:
+    return compare(reference_joblib(data), mlgate_pickle(data))
+
+
+# -- zip -------------------------------------------------------------------------------------------
+
+
+def mlgate_zip_members(data: bytes) -> tuple[list[tuple[str, bytes]], list[str]]:
+    """(name, bytes) of every member mlgate analyses, and the finding ids of the parse."""
+    from mlgate.gates.model_scan import containers
+    from mlgate.gates.model_scan.blob import bytes_blob
+    from mlgate.gates.model_scan.config import ModelScanConfig
+    from mlgate.gates.model_scan.context import ScanContext
+    from mlgate.gates.model_scan.globals_policy import GlobalsPolicy
+
+    ctx = ScanContext(path="t.zip", config=ModelScanConfig(), globals_policy=GlobalsPolicy.__new__(GlobalsPolicy))
+    blob = bytes_blob("t.zip", data)
+    parsed = containers.parse_zip(blob, ctx)
+    out: list[tuple[str, bytes]] = []
+    if parsed is not None:
+        for e in parsed[0]:
+            if e.data_start < 0 or e.data_start + e.csize > len(data):
+                continue
+            got = containers.zip_member_blob(blob, e, ctx)
+            if got is None:
+                continue
+            member, spool = got
+            try:
+                with member.open() as fh:
+                    out.append((e.name, fh.read()))
+            finally:
+                if spool is not None:
+                    spool.close()
+    return out, [f.id for f in ctx.findings]
+
+
+def compare_zip(data: bytes) -> list[str]:
+    """Every member zipfile can read (by name, as np.load and most loaders open them) must be
+    among the bytes mlgate analysed, or mlgate must have reported the archive as malformed."""
+    problems: list[str] = []
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+    except Exception:
+        return problems
+    ours, findings = mlgate_zip_members(data)
+    blocked = any(i in ("MLG-ARC-MALFORMED", "MLG-ZIP-NAME-MISMATCH", "MLG-ZIP-OVERLAP") for i in findings)
+    have = {content for _, content in ours}
+    for info in zf.infolist():
+        try:
+            content = zf.read(info)
+        except Exception:
+            continue
+        if content not in have and not blocked:
+            problems.append(f"zipfile reads member {info.filename!r} ({len(content)} bytes) that mlgate did not see")
+    return problems
