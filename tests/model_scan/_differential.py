@@ -137,6 +137,26 @@ def compare_pickle(data: bytes) -> list[str]:
     return compare(reference_pickle(data), mlgate_pickle(data))
 
 
+def mutate(data: bytes, muts: list[tuple[str, int, bytes]]) -> bytes:
+    b = bytearray(data)
+    for kind, pos, byte in muts:
+        if not b:
+            break
+        i = pos % len(b)
+        if kind == "flip":
+            b[i] = byte[0]
+        elif kind == "insert":
+            b[i:i] = byte
+        elif kind == "delete":
+            del b[i]
+        elif kind == "truncate":
+            del b[i:]
+        else:
+            j = min(len(b), i + 1 + byte[0] % 16)
+            b[i:i] = b[i:j]
+    return bytes(b)
+
+
 # -- joblib ----------------------------------------------------------------------------------------
 
 

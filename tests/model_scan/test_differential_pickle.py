@@ -145,26 +145,6 @@ def test_real_joblib_files_agree_with_joblib(data: bytes) -> None:
 mutation = st.tuples(st.sampled_from(["flip", "insert", "delete", "truncate", "dup"]), st.integers(0, 10**6), small)
 
 
-def mutate(data: bytes, muts: list[tuple[str, int, bytes]]) -> bytes:
-    b = bytearray(data)
-    for kind, pos, byte in muts:
-        if not b:
-            break
-        i = pos % len(b)
-        if kind == "flip":
-            b[i] = byte[0]
-        elif kind == "insert":
-            b[i:i] = byte
-        elif kind == "delete":
-            del b[i]
-        elif kind == "truncate":
-            del b[i:]
-        else:
-            j = min(len(b), i + 1 + byte[0] % 16)
-            b[i:i] = b[i:j]
-    return bytes(b)
-
-
 REAL = real_pickles()
 JOBLIB = real_joblib_files()
 
@@ -172,13 +152,13 @@ JOBLIB = real_joblib_files()
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.integers(0, len(REAL) - 1), st.lists(mutation, min_size=1, max_size=3))
 def test_mutated_real_pickles_agree_with_cpython(idx: int, muts: list[tuple[str, int, bytes]]) -> None:
-    _check(mutate(REAL[idx], muts))
+    _check(d.mutate(REAL[idx], muts))
 
 
 @settings(max_examples=EXAMPLES // 3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.integers(0, len(JOBLIB) - 1), st.lists(mutation, min_size=1, max_size=2))
 def test_mutated_joblib_files_agree_with_joblib(idx: int, muts: list[tuple[str, int, bytes]]) -> None:
-    data = mutate(JOBLIB[idx], muts)
+    data = d.mutate(JOBLIB[idx], muts)
     problems = d.compare_joblib(data)
     assert not problems, (data, problems)
 
