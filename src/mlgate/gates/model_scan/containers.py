@@ -330,17 +330,17 @@ def parse_zip(blob: Blob, ctx: ScanContext) -> tuple[list[ZipEntry], int] | None
             f"zip: zipfile and torch's reader use different end records (offsets {zf} and {mz})",
         )
     result: tuple[list[ZipEntry], int] | None = None
-    seen: set[tuple[bytes, int]] = set()
     for eocd in offsets:
         got = _parse_zip_at(blob, ctx, eocd)
         if got is None:
             continue
         if result is None:
-            result = ([], got[1])
-        for e in got[0]:
-            if (e.raw_name, e.header_offset) not in seen:
-                seen.add((e.raw_name, e.header_offset))
-                result[0].append(e)
+            result = got
+            continue
+        # the second view adds the records the first did not list (duplicates within one
+        # directory are kept: they are findings of their own)
+        seen = {(e.raw_name, e.header_offset) for e in result[0]}
+        result[0].extend(e for e in got[0] if (e.raw_name, e.header_offset) not in seen)
     return result
 
 
