@@ -138,6 +138,7 @@ def test_real_pickles_agree_with_cpython(data: bytes) -> None:
 
 @pytest.mark.parametrize("data", real_joblib_files(), ids=lambda b: f"{len(b)}b")
 def test_real_joblib_files_agree_with_joblib(data: bytes) -> None:
+    assert d.joblib_accepts(data), d.reference_joblib(data).errors  # the reference itself works
     problems = d.compare_joblib(data)
     assert not problems, problems
 

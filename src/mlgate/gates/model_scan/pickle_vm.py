@@ -154,8 +154,18 @@ class _Reader:
         self.f = f
         self.size = size
         self.pos = f.tell()
+        self.frame_end = 0  # a loader reads a whole FRAME ahead: a stream ends no earlier
+
+    def _cross(self, start: int, end: int) -> None:
+        # The C unpickler reading a file keeps a FRAME in a buffer: an argument that runs past the
+        # frame's end is read from *after* the frame and the rest of the frame is dropped, while
+        # the Python unpickler fails and pickle.loads reads straight on. Three readings: undecidable.
+        if start < self.frame_end < end:
+            raise PickleFormatError(start, "an opcode argument crosses the end of its FRAME", kind="undecidable")
 
     def read(self, n: int) -> bytes:
+        if self.frame_end:
+            self._cross(self.pos, self.pos + n)
         if n < 0 or self.pos + n > self.size:
             raise PickleFormatError(self.pos, f"needs {n} bytes, {self.size - self.pos} left", truncated=True)
         data = self.f.read(n)
@@ -169,6 +179,8 @@ class _Reader:
 
     def skip(self, n: int) -> bytes:
         """Skip ``n`` bytes, returning the first :data:`HEAD` of them."""
+        if self.frame_end:
+            self._cross(self.pos, self.pos + n)
         if n < 0 or self.pos + n > self.size:
             raise PickleFormatError(
                 self.pos, f"length {n} runs past the end ({self.size - self.pos} left)", truncated=True
@@ -183,8 +195,11 @@ class _Reader:
     def line(self) -> tuple[bytes, bool]:
         """The next line without its newline (at most :data:`LINE_KEEP` bytes of it) and whether
         it was cut. Lines of any length are accepted, as the unpicklers do; memory stays bounded."""
+        start = self.pos
         data = self.f.readline(min(LINE_KEEP + 1, max(self.size - self.pos, 0)))
         if data.endswith(b"\n"):
+            if self.frame_end:
+                self._cross(start, start + len(data))
             self.pos += len(data)
             return data[:-1], False
         kept = data[:LINE_KEEP]
@@ -195,9 +210,13 @@ class _Reader:
                 break
             self.pos += len(chunk)
             if chunk.endswith(b"\n"):
+                if self.frame_end:
+                    self._cross(start, self.pos)
                 return kept, True
         # End of data without a newline: pickle._Unpickler takes readline()[:-1] anyway (its last
         # byte dropped) and goes on (a GLOBAL imports); the C unpickler stops. The next read fails.
+        if self.frame_end:
+            self._cross(start, self.pos + 1)
         if len(data) <= LINE_KEEP:
             return data[:-1], False
         return kept, True
@@ -601,6 +620,9 @@ class PickleMachine:
                     raise PickleFormatError(op_off, "STOP with an empty stack")
                 res.value = stack[-1]
                 res.stopped = True
+                if r.frame_end > r.pos:  # the rest of the frame was read with it
+                    r.pos = r.frame_end
+                    r.f.seek(r.pos)
                 return
             elif c == "(":
                 marks.append(stack)
@@ -795,7 +817,8 @@ class PickleMachine:
             return raw
 
         if c == "\x95":  # FRAME (C wants the frame's bytes to be there; Python does not)
-            r.read(8)
+            n = struct.unpack("<Q", r.read(8))[0]
+            r.frame_end = min(r.pos + n, r.size)
         elif c == "2":
             stack.append(top())
         elif c == "N":
