@@ -200,3 +200,13 @@ def test_stacked_tiny_pickles_are_bounded(tmp_path: Path, default_policy: Policy
 def test_struct_pack_helpers_are_consistent() -> None:
     # guards the hand-built samples above against silent edits
     assert struct.unpack(">d", b"IF89a\x01\x00\x00")[0] != 0
+
+
+def test_joblib_inline_array_read_by_plain_pickle_load(tmp_path: Path, default_policy: Policy) -> None:
+    """The same file under ``pickle.load`` (no joblib): the "array bytes" are opcodes. What they
+    import or call is reported although joblib would skip them."""
+    inline = b"0" + b"\x8c\x02os\x8c\x06system\x93\x8c\x01x\x85R0"  # 24 bytes: 3 float64
+    inline += b"N" * (24 - len(inline)) if len(inline) < 24 else b""
+    assert len(inline) == 24, len(inline)
+    data = _joblib_wrapper_stream(NEWOBJ_WRAPPER, F8, b"K\x03\x85", inline, b".")
+    assert_dangerous(scan_bytes(tmp_path, "model.pkl", data, default_policy))

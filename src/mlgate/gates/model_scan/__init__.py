@@ -20,7 +20,7 @@ from mlgate.gate import Gate, GateRun, Progress, SubjectDraft
 from mlgate.gates.model_scan.config import ModelScanConfig
 from mlgate.gates.model_scan.context import BudgetExceeded, ScanContext
 from mlgate.gates.model_scan.globals_policy import GlobalsPolicy
-from mlgate.gates.model_scan.rules import ENGINE_ERROR, FILE_SPECIAL, FILE_UNREADABLE
+from mlgate.gates.model_scan.rules import ENGINE_ERROR, FILE_LIMIT, FILE_SPECIAL, FILE_UNREADABLE
 from mlgate.model import RootManifest
 from mlgate.policy import Policy
 
@@ -104,7 +104,12 @@ def scan_file(entry: Entry, config: ModelScanConfig, gp: GlobalsPolicy) -> Subje
                 ctx.report(ENGINE_ERROR, f"analysis aborted: {type(e).__name__}")
             except Exception as e:  # an analyser bug on hostile input: error, never pass
                 ctx.report(ENGINE_ERROR, f"{type(e).__name__}: {e}")
-            run_modelscan(Path(entry.abspath), ctx, config, head)
+            if any(f.id == FILE_LIMIT.id for f in ctx.findings):
+                # over its budget the file is incomplete whatever modelscan says; modelscan runs
+                # in-process without a deadline and can take minutes on the same hostile file
+                ctx.details["modelscan_skipped"] = "the file is over its analysis budget (incomplete)"
+            else:
+                run_modelscan(Path(entry.abspath), ctx, config, head)
         except OSError as e:
             ctx.report(FILE_UNREADABLE, f"cannot read {entry.rel}: {e.strerror or e}")
     draft.findings = ctx.findings

@@ -444,11 +444,31 @@ def _mentions_wrapper(v: Any, depth: int = 0) -> bool:
 class PickleMachine:
     """Parse one pickle stream starting at the reader's position."""
 
-    def __init__(self, budget: Budget, nested_min: int = 16) -> None:
+    def __init__(self, budget: Budget, nested_min: int = 16, joblib: bool = True) -> None:
         self.budget = budget
         self.nested_min = nested_min
+        self.joblib = joblib  # False: read as pickle.load does (no inline array data)
 
     def run(self, f: BinaryIO, size: int) -> PickleResult:
+        start = f.tell()
+        res = self._run_once(f, size)
+        if self.joblib and any(e.kind == "joblib-array" and not e.data.get("nested") for e in res.events):
+            # The same bytes under pickle.load (a .pkl someone loads without joblib): the inline
+            # array bytes are read as opcodes. Whatever that view imports or calls is reported too.
+            f.seek(start)
+            plain = PickleMachine(self.budget, self.nested_min, joblib=False)._run_once(f, size)
+            seen = {(g.offset, g.module, g.name) for g in res.globals}
+            res.globals.extend(g for g in plain.globals if (g.offset, g.module, g.name) not in seen)
+            kinds = {"dynamic-global", "ext", "indirect-call", "build-on-global"}
+            seen_ev = {(e.kind, e.offset) for e in res.events}
+            for e in plain.events:
+                if e.kind in kinds and (e.kind, e.offset) not in seen_ev:
+                    res.events.append(Event(e.kind, e.offset, f"read by pickle.load (not joblib): {e.message}", e.data))
+            res.code_capable = res.code_capable or plain.code_capable
+            f.seek(res.end)
+        return res
+
+    def _run_once(self, f: BinaryIO, size: int) -> PickleResult:
         r = _Reader(f, size)
         res = PickleResult(start=r.pos)
         try:
@@ -986,6 +1006,8 @@ class PickleMachine:
         after a BUILD by the array it reads right there, however the instance was made (NEWOBJ,
         a REDUCE of the class or of copyreg._reconstructor, OBJ/INST). Mirror
         ``NumpyArrayWrapper.read_array`` exactly, or stop with an undecidable (blocking) error."""
+        if not self.joblib:
+            return
         cls = obj.func
         attrs: dict[Any, Any] = {}
         if _is_wrapper_class(cls):
