@@ -121,7 +121,8 @@ def test_budget_error_is_incomplete_not_pass() -> None:
     incomplete), never a grammar error that lenient callers read as "not a pickle"."""
     data = b"]" * 50_000 + b"N."  # 50,001 values alive at once
     res = PickleMachine(Budget(1_000_000, 1000, max_values=10_000)).run(io.BytesIO(data), len(data))
-    assert not res.stopped and res.error_kind == "budget", res.error
+    assert not res.stopped
+    assert res.error_kind == "budget", res.error
     res = PickleMachine(Budget(1_000, 1000)).run(io.BytesIO(b"N0" * 2000), 4000)
     assert res.error_kind == "budget", res.error
     res = PickleMachine(Budget(1_000_000, 1000)).run(io.BytesIO(b"]]q"), 3)

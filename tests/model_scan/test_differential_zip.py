@@ -21,11 +21,11 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.model_scan import _differential as d
 
 from mlgate.api import scan
 from mlgate.model import Verdict
 from mlgate.policy import Policy
-from tests.model_scan import _differential as d
 
 PAYLOAD = b"\x80\x02cos\nsystem\nX\x06\x00\x00\x00echo zq\x85R."  # never loaded
 

@@ -693,8 +693,8 @@ class _Cost:
             self.body(n.body, mult, loops)
         elif isinstance(n, nodes.If):
             self.body(n.body, mult, loops)
-            for e in n.elif_:
-                self.stmt(e, mult, loops)
+            for branch in n.elif_:
+                self.stmt(branch, mult, loops)
             self.body(n.else_, mult, loops)
         elif isinstance(n, nodes.Macro):
             calls = [c for c in _walk(n) if isinstance(c, nodes.Call) and isinstance(c.node, nodes.Name)
