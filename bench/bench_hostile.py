@@ -12,6 +12,7 @@ script prints wall time, peak RSS of the child, exit code and verdict per class,
 from __future__ import annotations
 
 import argparse
+import gc
 import io
 import json
 import os
@@ -105,7 +106,7 @@ def main() -> None:
     ap.add_argument("--only", default="")
     args = ap.parse_args()
     print(f"machine: {machine()}")
-    print(f"policy: default, seconds_per_file={args.seconds}\n")
+    print(f"policy: default, seconds_per_file={args.seconds}; peak RSS is the scanning child's (ru_maxrss)\n")
     print(f"{'class':44} {'size':>10} {'wall s':>8} {'peak RSS MiB':>13} {'exit':>5}  findings")
     classes = {**CLASSES, **{k: (lambda v=v: v) for k, v in _templates().items()}}
     with tempfile.TemporaryDirectory(prefix="mlgate-hostile-") as tmpd:
@@ -118,9 +119,12 @@ def main() -> None:
             suffix = ".jinja" if name.startswith("chat-template") else ".bin"
             path = tmp / f"h{i}{suffix}"
             path.write_bytes(data)
+            size = len(data)
+            del data  # children inherit this process's peak RSS: keep it small
+            gc.collect()
             dt, rc, rss, ids = run(path, policy)
             verdict = {0: "pass", 1: "fail", 2: "error", 3: "incomplete"}.get(rc, f"killed/{rc}")
-            print(f"{name:44} {len(data):>10} {dt:>8.2f} {rss / 1024:>13.1f} {rc:>5}  {verdict}: {ids}")
+            print(f"{name:44} {size:>10} {dt:>8.2f} {rss / 1024:>13.1f} {rc:>5}  {verdict}: {ids}")
             path.unlink()
 
 

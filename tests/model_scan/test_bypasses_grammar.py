@@ -211,3 +211,10 @@ def test_joblib_inline_array_read_by_plain_pickle_load(tmp_path: Path, default_p
     assert len(inline) == 24, len(inline)
     data = _joblib_wrapper_stream(NEWOBJ_WRAPPER, F8, b"K\x03\x85", inline, b".")
     assert_dangerous(scan_bytes(tmp_path, "model.pkl", data, default_policy))
+
+
+def test_stacked_second_pickle_with_an_unusual_first_opcode(tmp_path: Path, default_policy: Policy) -> None:
+    """A harmless first pickle, then one starting with BINFLOAT: analysed as a pickle (named
+    global), not only reported as trailing data."""
+    data = b"N." + b"G\x00\x00\x00\x00\x00\x00\x00\x000" + CALL_SYSTEM + b"."
+    assert_dangerous(scan_bytes(tmp_path, "two.pkl", data, default_policy))

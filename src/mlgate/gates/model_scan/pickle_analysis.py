@@ -279,7 +279,10 @@ def analyze_pickle_file(
             peek = f.read(2)
             f.seek(pos)
             res = machine.run(f, blob.size)
-            if looks_like_pickle_start(peek) and (res.stopped or res.code_capable):
+            # another pickle whatever its first opcode (a stacked stream may start with G, C, B...):
+            # one that parses to STOP, runs something before it breaks, or that mlgate cannot finish
+            another = res.stopped or _runs_code(res, ctx) or res.error_kind != "grammar"
+            if another or (looks_like_pickle_start(peek) and res.code_capable):
                 label = f"pickle#{idx}"
                 report_pickle(res, blob, ctx, label, nested_cb)
                 _report_break(res, ctx, label)

@@ -457,14 +457,15 @@ class PickleMachine:
             # array bytes are read as opcodes. Whatever that view imports or calls is reported too.
             f.seek(start)
             plain = PickleMachine(self.budget, self.nested_min, joblib=False)._run_once(f, size)
+            # Array bytes read as opcodes are mostly noise: only importable names count (the
+            # machine's over-approximations, e.g. calls of values it cannot see, would flag every
+            # benign joblib file).
             seen = {(g.offset, g.module, g.name) for g in res.globals}
-            res.globals.extend(g for g in plain.globals if (g.offset, g.module, g.name) not in seen)
-            kinds = {"dynamic-global", "ext", "indirect-call", "build-on-global"}
-            seen_ev = {(e.kind, e.offset) for e in res.events}
-            for e in plain.events:
-                if e.kind in kinds and (e.kind, e.offset) not in seen_ev:
-                    res.events.append(Event(e.kind, e.offset, f"read by pickle.load (not joblib): {e.message}", e.data))
-            res.code_capable = res.code_capable or plain.code_capable
+            res.globals.extend(
+                g
+                for g in plain.globals
+                if (g.offset, g.module, g.name) not in seen and _is_ident_path(g.module) and _is_ident_path(g.name)
+            )
             f.seek(res.end)
         return res
 
