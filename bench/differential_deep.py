@@ -23,7 +23,6 @@ sys.path.insert(0, str(REPO))
 
 from hypothesis import HealthCheck, given, seed, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
-
 from tests.model_scan import _differential as d  # noqa: E402
 from tests.model_scan import test_differential_pickle as tp  # noqa: E402
 from tests.model_scan import test_differential_zip as tz  # noqa: E402
