@@ -160,6 +160,18 @@ def mutate(data: bytes, muts: list[tuple[str, int, bytes]]) -> bytes:
 # -- joblib ----------------------------------------------------------------------------------------
 
 
+def _holds_objects(dt: Any, depth: int = 0) -> bool:
+    if depth > 8:
+        return True
+    if dt.kind == "O":
+        return True
+    if dt.fields:
+        return any(_holds_objects(f[0], depth + 1) for f in dt.fields.values())
+    if dt.subdtype is not None:
+        return _holds_objects(dt.subdtype[0], depth + 1)
+    return False
+
+
 def reference_joblib(data: bytes) -> Ref:
     import numpy as np
     from joblib import numpy_pickle
@@ -172,6 +184,9 @@ def reference_joblib(data: bytes) -> Ref:
         (joblib would fail too, only later) and reads object arrays with the recording unpickler."""
 
         def read_array(self, unpickler: Any, ensure_native_byte_order: Any) -> Any:
+            if _holds_objects(self.dtype) and not self.dtype.hasobject:
+                # joblib would read file bytes as object pointers (a crash, or worse): refuse
+                raise ValueError("object dtype whose flags deny objects")
             if self.dtype.hasobject:
                 return CRecording(unpickler.file_handle, log).load()
             count = 1 if len(self.shape) == 0 else int(np.multiply.reduce([np.int64(x) for x in self.shape]))

@@ -218,3 +218,13 @@ def test_stacked_second_pickle_with_an_unusual_first_opcode(tmp_path: Path, defa
     global), not only reported as trailing data."""
     data = b"N." + b"G\x00\x00\x00\x00\x00\x00\x00\x000" + CALL_SYSTEM + b"."
     assert_dangerous(scan_bytes(tmp_path, "two.pkl", data, default_policy))
+
+
+def test_joblib_object_dtype_whose_flags_deny_objects(tmp_path: Path, default_policy: Policy) -> None:
+    """``O8`` whose BUILD state clears the object flag: joblib copies file bytes into object slots
+    (pointers chosen by the file: a crash or memory corruption in the loader). Blocks."""
+    o8 = b"\x8c\x05numpy\x8c\x05dtype\x93\x8c\x02O8\x89\x88\x87R" + b"(K\x03\x8c\x01|NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb"
+    data = _joblib_wrapper_stream(NEWOBJ_WRAPPER, o8, b"K\x01\x85", b"\x41" * 8, b"N.")
+    r = scan_bytes(tmp_path, "model.joblib", data, default_policy)
+    assert r.verdict is Verdict.FAIL
+    assert any(f.id == "MLG-PKL-MALFORMED" and f.details.get("undecidable") for s in r.subjects for f in s.findings)

@@ -399,19 +399,30 @@ def _dtype_info(dtype: Any, depth: int = 0) -> tuple[int, bool]:
     flexible = base.kind in _FLEXIBLE or state[3] is not None
     if flexible:
         itemsize = elsize
+    # what the type really holds: object pointers in the type itself, its fields or its subarray
+    holds_objects = hasobject
+    fields, subarray = state[4], state[2]
+    if isinstance(fields, dict):
+        for spec in fields.values():
+            if not (isinstance(spec, tuple) and spec):
+                raise Undecidable("dtype fields of an unmodelled shape")
+            holds_objects = holds_objects or _dtype_info(spec[0], depth + 1)[1]
+    elif fields is not None:
+        raise Undecidable("dtype fields of an unmodelled shape")
+    if isinstance(subarray, tuple) and subarray:
+        holds_objects = holds_objects or _dtype_info(subarray[0], depth + 1)[1]
+    elif subarray is not None:
+        raise Undecidable("dtype subarray of an unmodelled shape")
     if len(state) >= 8:
         flags = state[7]
         if not isinstance(flags, int):
             raise Undecidable("dtype state with non-integer flags")
         hasobject = bool(flags & 1)
+        if holds_objects and not hasobject:
+            # joblib would copy file bytes into object slots: pointers chosen by the file
+            raise Undecidable("a dtype holding objects whose flags deny it (raw bytes become object pointers)")
     else:  # version 1/2 states carry no flags: NumPy derives them from the fields
-        fields = state[4]
-        if isinstance(fields, dict):
-            for spec in fields.values():
-                if isinstance(spec, tuple) and spec:
-                    hasobject = hasobject or _dtype_info(spec[0], depth + 1)[1]
-        elif fields is not None:
-            raise Undecidable("dtype fields of an unmodelled shape")
+        hasobject = holds_objects
     return itemsize, hasobject
 
 
