@@ -160,6 +160,46 @@ def mutate(data: bytes, muts: list[tuple[str, int, bytes]]) -> bytes:
 # -- joblib ----------------------------------------------------------------------------------------
 
 
+def _sane_dtype_state(state: Any) -> bool:
+    import numpy as np
+
+    def small(x: Any, lo: int = -1, hi: int = 2**24) -> bool:
+        return isinstance(x, int) and not isinstance(x, bool) and lo <= x <= hi
+
+    if not (isinstance(state, tuple) and len(state) in (8, 9)):
+        return False
+    version, order, sub, names, fields, elsize, align, flags = state[:8]
+    if version not in (3, 4) or order not in ("<", ">", "|", "=") or not (small(elsize) and small(align)):
+        return False
+    if not small(flags, 0, 255):
+        return False
+    if sub is not None:
+        if not (isinstance(sub, tuple) and len(sub) == 2 and isinstance(sub[0], np.dtype)):
+            return False
+        if not (isinstance(sub[1], tuple) and all(small(x, 0, 2**16) for x in sub[1])):
+            return False
+    if (names is None) != (fields is None):
+        return False
+    if names is not None:
+        if not (isinstance(names, tuple) and isinstance(fields, dict) and set(names) == set(fields)):
+            return False
+        for spec in fields.values():
+            if not (isinstance(spec, tuple) and len(spec) in (2, 3) and isinstance(spec[0], np.dtype)):
+                return False
+            if not small(spec[1], 0) or spec[1] + spec[0].itemsize > elsize:
+                return False
+    if len(state) == 9 and state[8] is not None:
+        meta = state[8]
+        if not (isinstance(meta, tuple) and len(meta) == 2 and isinstance(meta[0], dict)):
+            return False
+        unit = meta[1]
+        if not (isinstance(unit, tuple) and len(unit) == 4 and isinstance(unit[0], bytes)):
+            return False
+        if not all(small(x, 0, 2**16) for x in unit[1:]):
+            return False
+    return True
+
+
 def _holds_objects(dt: Any, depth: int = 0) -> bool:
     if depth > 8:
         return True
@@ -197,6 +237,19 @@ def reference_joblib(data: bytes) -> Ref:
             return super().read_array(unpickler, ensure_native_byte_order)
 
     class Joblib(numpy_pickle.NumpyUnpickler):  # type: ignore[misc]
+        dispatch = numpy_pickle.NumpyUnpickler.dispatch.copy()
+
+        def load_build(self) -> None:
+            # numpy's dtype.__setstate__ segfaults on some hostile states (a NumPy bug, found by
+            # the deep run): the reference refuses states of a shape NumPy itself never writes.
+            if len(self.stack) >= 2 and isinstance(self.stack[-2], np.dtype) and not _sane_dtype_state(
+                self.stack[-1]
+            ):
+                raise ValueError("dtype state of a shape NumPy never writes")
+            numpy_pickle.NumpyUnpickler.load_build(self)
+
+        dispatch[pickle.BUILD[0]] = load_build
+
         def find_class(self, module: str, name: str) -> Any:
             log.append((module, name))
             if (module, name) == ("joblib.numpy_pickle", "NumpyArrayWrapper"):
