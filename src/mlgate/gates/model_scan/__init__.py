@@ -20,7 +20,7 @@ from mlgate.gate import Gate, GateRun, Progress, SubjectDraft
 from mlgate.gates.model_scan.config import ModelScanConfig
 from mlgate.gates.model_scan.context import BudgetExceeded, ScanContext
 from mlgate.gates.model_scan.globals_policy import GlobalsPolicy
-from mlgate.gates.model_scan.rules import ENGINE_ERROR, FILE_SPECIAL, FILE_UNREADABLE
+from mlgate.gates.model_scan.rules import ENGINE_ERROR, FILE_LIMIT, FILE_SPECIAL, FILE_UNREADABLE
 from mlgate.model import RootManifest
 from mlgate.policy import Policy
 
@@ -84,7 +84,6 @@ def walk(target: str, exclude: tuple[str, ...]) -> tuple[list[Entry], list[str],
 def scan_file(entry: Entry, config: ModelScanConfig, gp: GlobalsPolicy) -> SubjectDraft:
     from mlgate.gates.model_scan.analyze import HEAD_BYTES, analyze_blob
     from mlgate.gates.model_scan.blob import file_blob
-    from mlgate.gates.model_scan.modelscan_engine import run_modelscan
 
     ctx = ScanContext(path=entry.rel, config=config, globals_policy=gp)
     draft = SubjectDraft(subject=entry.rel, kind="file", root=entry.root)
@@ -104,7 +103,12 @@ def scan_file(entry: Entry, config: ModelScanConfig, gp: GlobalsPolicy) -> Subje
                 ctx.report(ENGINE_ERROR, f"analysis aborted: {type(e).__name__}")
             except Exception as e:  # an analyser bug on hostile input: error, never pass
                 ctx.report(ENGINE_ERROR, f"{type(e).__name__}: {e}")
-            run_modelscan(Path(entry.abspath), ctx, config, head)
+            if any(f.id == FILE_LIMIT.id for f in ctx.findings):
+                # over its budget the file is incomplete whatever modelscan says; modelscan runs
+                # in-process without a deadline and can take minutes on the same hostile file
+                ctx.details["modelscan_skipped"] = "the file is over its analysis budget (incomplete)"
+            else:
+                _modelscan_within_budget(Path(entry.abspath), ctx, config, head)
         except OSError as e:
             ctx.report(FILE_UNREADABLE, f"cannot read {entry.rel}: {e.strerror or e}")
     draft.findings = ctx.findings
@@ -112,6 +116,39 @@ def scan_file(entry: Entry, config: ModelScanConfig, gp: GlobalsPolicy) -> Subje
     draft.formats = ctx.formats
     draft.details = ctx.details
     return draft
+
+
+def _modelscan_within_budget(path: Path, ctx: ScanContext, config: ModelScanConfig, head: bytes) -> None:
+    """modelscan runs in-process and has no deadline of its own: run it on a copy of the context
+    in a daemon thread and wait for what is left of the file's time budget. Late, its results are
+    dropped and the file is incomplete (the thread finishes in the background)."""
+    import copy
+    import threading
+    import time
+
+    from mlgate.gates.model_scan.modelscan_engine import run_modelscan
+
+    child = copy.copy(ctx)
+    child.findings, child.coverage = list(ctx.findings), list(ctx.coverage)
+    child.formats, child.details = list(ctx.formats), dict(ctx.details)
+    failure: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            run_modelscan(path, child, config, head)
+        except BaseException as e:  # surfaced in the caller's thread
+            failure.append(e)
+
+    t = threading.Thread(target=work, name="mlgate-modelscan", daemon=True)
+    t.start()
+    t.join(max(0.0, ctx.deadline - time.monotonic()) + 1.0)
+    if t.is_alive():
+        ctx.limit(f"modelscan did not finish within the {config.limits.seconds_per_file} s budget")
+        return
+    if failure:
+        raise failure[0]
+    ctx.findings[:], ctx.coverage[:], ctx.formats[:] = child.findings, child.coverage, child.formats
+    ctx.details.update(child.details)
 
 
 class ModelScanGate(Gate[ModelScanConfig]):

@@ -1,8 +1,12 @@
 """The dispatcher: detect a blob's format by content (never by name) and hand it to its analyser.
 
 Every path ends in exactly one of: a finding, an ``unsupported`` record, or coverage. Anything
-not recognised is ``MLG-FILE-UNSUPPORTED`` (incomplete under the default policy), after a
-"would ``pickle.load`` run code on this?" check that every unrecognised blob gets.
+not recognised is ``MLG-FILE-UNSUPPORTED`` (incomplete under the default policy).
+
+Sniffing *adds* analyses, it never removes the pickle check: whatever its first bytes (``GIF89a``
+is a BINFLOAT opcode, ``{`` an EMPTY_DICT), every blob that is not sniffed as a pickle is also run
+through the pickle machine, and reported as a pickle when loading it would import or call
+something (or when the machine cannot decide).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from typing import Any
 from mlgate.gates.model_scan import containers
 from mlgate.gates.model_scan.blob import Blob
 from mlgate.gates.model_scan.context import ScanContext
-from mlgate.gates.model_scan.pickle_analysis import analyze_pickle_file, looks_like_pickle_start
+from mlgate.gates.model_scan.pickle_analysis import analyze_pickle_file
 from mlgate.gates.model_scan.rules import FILE_UNSUPPORTED, rule
 from mlgate.model import FindingKind, Severity
 
@@ -138,11 +142,26 @@ def analyze_blob(blob: Blob, ctx: ScanContext, *, role: str | None = None) -> No
         if not analyze_pickle_file(blob, ctx, nested_cb=_nested(ctx), storage=True):
             ctx.covered("tensor-storage", f"{blob.size} bytes")
         return
+    if kind != "pickle" and _pickle_probe(blob, ctx, kind, head) and kind in ("text", "binary"):
+        return  # a pickle and nothing else reads it
     handler = _HANDLERS.get(kind)
     if handler is None:
         _unknown(blob, ctx, kind)
         return
     handler(blob, ctx, head)
+
+
+def _pickle_probe(blob: Blob, ctx: ScanContext, kind: str, head: bytes) -> bool:
+    """Would ``pickle.load`` (or torch.load's legacy reader, joblib, ``np.load``) run something
+    on these bytes? Text and unrecognised binaries are analysed in full when they parse as a
+    pickle; bytes another format claims are reported only when loading them would import or call.
+    A stream whose first opcode is PERSID is skipped: none of those loaders has a persistent_load
+    for a file's first pickle, so they all stop there (every zip starts ``PK``)."""
+    if head[:1] == b"P":
+        return False
+    if kind in ("text", "binary"):
+        return analyze_pickle_file(blob, ctx, nested_cb=_nested(ctx), lenient=True)
+    return analyze_pickle_file(blob, ctx, nested_cb=_nested(ctx), lenient=True, claimed=True)
 
 
 def _nested(ctx: ScanContext) -> Any:
@@ -168,9 +187,7 @@ def _unknown(blob: Blob, ctx: ScanContext, kind: str) -> None:
     if kind == "lz4":
         ctx.unsupported(FILE_UNSUPPORTED, "lz4-compressed content cannot be decompressed by the scanner")
         return
-    # Would pickle.load() of these bytes import or call anything?
-    if analyze_pickle_file(blob, ctx, nested_cb=_nested(ctx), lenient=True):
-        return
+    # (the pickle check already ran in analyze_blob)
     ext = blob.suffix_hint
     if ext in (".pyc", ".pyo"):
         ctx.issue(R_BYTECODE, "compiled Python bytecode")
@@ -231,9 +248,7 @@ def _varint(f: Any, pos: int) -> tuple[int | None, int]:
 
 
 def _h_zip(blob: Blob, ctx: ScanContext, head: bytes) -> None:
-    if not head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
-        # zip found by its end record only: something else sits in front (polyglot)
-        analyze_pickle_file(blob, ctx, nested_cb=_nested(ctx), lenient=True)
+    # a zip found by its end record only (something sits in front) had the pickle check already
     containers.analyze_zip(blob, ctx, analyze_blob, on_layout=_zip_layout)
 
 
@@ -242,14 +257,15 @@ def _zip_layout(blob: Blob, entries: list[containers.ZipEntry], ctx: ScanContext
     tensor storage."""
     names = {e.name for e in entries}
     storage: set[str] = set()
-    pkls = [n for n in names if n.endswith("data.pkl")]
+    pkls = {n for n in names if n.endswith("data.pkl")}
     if pkls:
-        for p in pkls:
-            prefix = p[: -len("data.pkl")]
-            for n in names:
-                rest = n[len(prefix) :] if n.startswith(prefix) else ""
-                if rest.startswith("data/") and rest[5:].isdigit():
-                    storage.add(n)
+        # linear: a storage name "<prefix>data/<digits>" (any "data/" in it) belongs to "<prefix>data.pkl"
+        for i, n in enumerate(names):
+            if i % 4096 == 0:
+                ctx.check_time()
+            at = n.rfind("data/")  # only the last one can be followed by digits alone
+            if at >= 0 and n[at + 5 :].isdigit() and n[:at] + "data.pkl" in pkls:
+                storage.add(n)
         if storage or any(n.endswith("/version") or n.endswith(".format_version") for n in names):
             ctx.covered("torch-zip", f"{len(storage)} storages")
     by_name = {e.name: e for e in entries}
@@ -406,9 +422,7 @@ def _no_dupes(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _h_text(blob: Blob, ctx: ScanContext, head: bytes) -> None:
-    # Protocol-0 pickles are text too: check what pickle.load would do first.
-    if looks_like_pickle_start(head) and analyze_pickle_file(blob, ctx, nested_cb=_nested(ctx), lenient=True):
-        return
+    # (protocol-0 pickles are text too: analyze_blob checked what pickle.load would do first)
     base = posixpath.basename(blob.name)
     ext = blob.suffix_hint
     limit = ctx.config.limits.max_json_bytes

@@ -24,6 +24,20 @@ class Limits(_Strict):
     max_members: int = Field(default=100_000, ge=1)
     max_pickle_ops: int = Field(default=20_000_000, ge=1000, description="Opcodes per pickle stream.")
     max_memo: int = Field(default=2_000_000, ge=100)
+    max_pickle_values: int = Field(
+        default=4_000_000,
+        ge=1000,
+        description="Values the pickle machine keeps alive (stack, MARKs, container items): its memory budget.",
+    )
+    max_template_chars: int = Field(
+        default=1024 * 1024, ge=1024, description="Chat templates longer than this are not parsed (incomplete)."
+    )
+    max_template_render_cost: int = Field(
+        default=10_000_000,
+        ge=1000,
+        description="Estimated characters/iterations one render of a chat template may produce before it is a DoS finding.",
+    )
+    max_pickle_streams: int = Field(default=10_000, ge=10, description="Stacked pickle streams analysed per blob.")
     max_json_bytes: int = Field(default=64 * MiB, ge=1024, description="JSON/YAML/text files parsed whole.")
     max_header_bytes: int = Field(default=100 * MiB, ge=1024, description="safetensors/GGUF headers.")
     seconds_per_file: float = Field(default=600.0, gt=0)

@@ -281,19 +281,33 @@ _LH = b"PK\x03\x04"
 _KNOWN_FLAGS = 0x0001 | 0x0002 | 0x0004 | 0x0008 | 0x0800
 
 
-def find_eocd(blob: Blob) -> int | None:
+def eocd_views(blob: Blob) -> tuple[int | None, int | None]:
+    """Where ``zipfile`` and miniz (torch.load's zip reader) find the end-of-central-directory
+    record: ``(zipfile's, miniz's)``. zipfile takes an end record flush with the end of the file
+    (comment length 0), else the *last* signature in the final 64 KiB, whatever its comment length
+    says (a record with fewer than 22 bytes after it makes zipfile fail: None). miniz takes the
+    last signature with at least 22 bytes after it. Neither checks that the comment fits."""
     n = min(blob.size, 22 + 65535)
     if n < 22:
-        return None
+        return None, None
     tail = blob.tail(n)
-    pos = tail.rfind(_EOCD)
-    while pos >= 0:
-        if pos + 22 <= len(tail):
-            clen = struct.unpack("<H", tail[pos + 20 : pos + 22])[0]
-            if pos + 22 + clen <= len(tail) + 0:
-                return blob.size - n + pos
-        pos = tail.rfind(_EOCD, 0, pos)
-    return None
+    zf: int | None = None
+    if tail[-22:-18] == _EOCD and tail[-2:] == b"\x00\x00":
+        zf = blob.size - 22
+    else:
+        pos = tail.rfind(_EOCD)
+        if pos >= 0 and pos + 22 <= len(tail):
+            zf = blob.size - n + pos
+    mz: int | None = None
+    pos = tail.rfind(_EOCD, 0, len(tail) - 22 + 4)
+    if pos >= 0:
+        mz = blob.size - n + pos
+    return zf, mz
+
+
+def find_eocd(blob: Blob) -> int | None:
+    zf, mz = eocd_views(blob)
+    return mz if mz is not None else zf
 
 
 def _read_at(f: Any, off: int, n: int) -> bytes:
@@ -302,37 +316,67 @@ def _read_at(f: Any, off: int, n: int) -> bytes:
 
 
 def parse_zip(blob: Blob, ctx: ScanContext) -> tuple[list[ZipEntry], int] | None:
-    """Central directory entries (with local-header checks) and the prepended-data shift."""
-    eocd = find_eocd(blob)
-    if eocd is None:
+    """Central directory entries (with local-header checks) and the prepended-data shift, as
+    zipfile and torch's reader see them; when they pick different end records, the members of
+    both are returned (and the disagreement is a finding)."""
+    zf, mz = eocd_views(blob)
+    if zf is None and mz is None:
         ctx.issue(R_ARC_MALFORMED, "zip: no end-of-central-directory record")
         return None
+    offsets = [o for o in dict.fromkeys((mz, zf)) if o is not None]
+    if len(offsets) > 1:
+        ctx.issue(
+            R_ARC_MALFORMED,
+            f"zip: zipfile and torch's reader use different end records (offsets {zf} and {mz})",
+        )
+    result: tuple[list[ZipEntry], int] | None = None
+    for eocd in offsets:
+        got = _parse_zip_at(blob, ctx, eocd)
+        if got is None:
+            continue
+        if result is None:
+            result = got
+            continue
+        # the second view adds the records the first did not list (duplicates within one
+        # directory are kept: they are findings of their own)
+        seen = {(e.raw_name, e.header_offset) for e in result[0]}
+        result[0].extend(e for e in got[0] if (e.raw_name, e.header_offset) not in seen)
+    return result
+
+
+def _parse_zip_at(blob: Blob, ctx: ScanContext, eocd: int) -> tuple[list[ZipEntry], int] | None:
     with blob.open() as f:
         rec = _read_at(f, eocd, 22)
         (_, disk, cd_disk, n_disk, n_total, cd_size, cd_off, _clen) = struct.unpack("<4sHHHHIIH", rec)
-        if disk != 0 or cd_disk != 0 or n_disk != n_total:
-            ctx.issue(R_ARC_MALFORMED, "zip: multi-disk archives are not supported")
-            return None
         cd_end = eocd
         loc = _read_at(f, eocd - 20, 20) if eocd >= 20 else b""
+        zip64 = False
         if loc.startswith(_EOCD64_LOC):
-            # zip64: the record sits just before its locator (torch writes one even for small files)
+            # zip64: zipfile reads the record just before its locator; miniz follows the locator.
+            (_, loc_disk, loc_off, loc_disks) = struct.unpack("<4sIQI", loc)
             rec64 = _read_at(f, eocd - 20 - 56, 56) if eocd >= 76 else b""
-            if not rec64.startswith(b"PK\x06\x06"):
+            if rec64.startswith(b"PK\x06\x06"):
+                zip64 = True
+                (disk, cd_disk, n_disk, n_total, cd_size, cd_off) = struct.unpack("<IIQQQQ", rec64[16:56])
+                cd_end = eocd - 20 - 56
+                if loc_off != cd_end:
+                    # the relative offset is valid only without prepended data; a shift is reported later
+                    ctx.issue(
+                        R_ARC_MALFORMED,
+                        f"zip64: the locator points at {loc_off}, the record sits at {cd_end}",
+                        severity=Severity.MEDIUM,
+                    )
+            else:
                 ctx.issue(R_ARC_MALFORMED, "zip64: end-of-central-directory record missing")
                 return None
-            r_total, r_size, r_off = struct.unpack("<QQQ", rec64[32:56])
-            cd_end = eocd - 20 - 56
-            n_total = r_total if n_total == 0xFFFF else n_total
-            cd_size = r_size if cd_size == 0xFFFFFFFF else cd_size
-            cd_off = r_off if cd_off == 0xFFFFFFFF else cd_off
-            if (n_total, cd_size, cd_off) != (r_total, r_size, r_off):
-                ctx.issue(R_ARC_MALFORMED, "zip64 and classic end records disagree")
+            if loc_disk != 0 or loc_disks > 1:
+                ctx.issue(R_ARC_MALFORMED, "zip: multi-disk archives are not supported")
+                return None
         elif n_total == 0xFFFF or cd_size == 0xFFFFFFFF or cd_off == 0xFFFFFFFF:
             ctx.issue(R_ARC_MALFORMED, "zip64 sizes without a zip64 locator")
             return None
-        if n_total > ctx.config.limits.max_members:
-            ctx.limit(f"zip lists {n_total} members (limit {ctx.config.limits.max_members})")
+        if disk != 0 or cd_disk != 0 or n_disk != n_total:
+            ctx.issue(R_ARC_MALFORMED, "zip: multi-disk archives are not supported")
             return None
         shift = cd_end - cd_size - cd_off
         if shift < 0 or cd_end - cd_size < 0:
@@ -345,10 +389,21 @@ def parse_zip(blob: Blob, ctx: ScanContext) -> tuple[list[ZipEntry], int] | None
             return None
         entries: list[ZipEntry] = []
         p = 0
-        for _ in range(n_total):
-            if cd[p : p + 4] != _CD or p + 46 > len(cd):
-                ctx.issue(R_ARC_MALFORMED, f"zip: bad central directory entry at {cd_off + shift + p}")
+        # zipfile reads records until the directory's *size* is used up, whatever the declared
+        # count; miniz reads the declared count. Every record either of them reads is analysed.
+        while p < len(cd):
+            if len(entries) >= ctx.config.limits.max_members:
+                ctx.limit(f"zip lists more than {ctx.config.limits.max_members} members")
                 return None
+            if len(entries) % 4096 == 0:
+                ctx.check_time()
+            if cd[p : p + 4] != _CD or p + 46 > len(cd):
+                if len(entries) >= n_total and not cd[p:].strip(b"\x00"):
+                    break
+                ctx.issue(R_ARC_MALFORMED, f"zip: bad central directory entry at {cd_off + shift + p}")
+                if len(entries) < n_total:
+                    return None
+                break
             (
                 _,
                 made_by,
@@ -373,14 +428,25 @@ def parse_zip(blob: Blob, ctx: ScanContext) -> tuple[list[ZipEntry], int] | None
             p += 46 + nlen + elen + clen
             if p > len(cd):
                 ctx.issue(R_ARC_MALFORMED, "zip: central directory entry runs past its end")
-                return None
+                if len(entries) < n_total:
+                    return None
+                break
             usize, csize, hoff = _zip64_extra(extra, usize, csize, hoff)
             name = raw_name.decode("utf-8" if flags & 0x800 else "cp437", "replace")
             entries.append(
                 ZipEntry(name, raw_name, flags, method, crc, csize, usize, hoff + shift, ext_attr, made_by >> 8)
             )
+        if len(entries) != n_total:
+            ctx.issue(
+                R_ARC_MALFORMED,
+                f"zip: the central directory holds {len(entries)} records, the end record declares {n_total}"
+                " (zipfile reads them all; every one was analysed)",
+            )
+        _ = zip64
         # Local headers: location, agreement with the central directory.
-        for e in entries:
+        for i, e in enumerate(entries):
+            if i % 4096 == 0:
+                ctx.check_time()
             lh = _read_at(f, e.header_offset, 30)
             if len(lh) < 30 or not lh.startswith(_LH):
                 ctx.issue(R_ARC_MALFORMED, f"zip: member {e.name!r} has no local header at {e.header_offset}")

@@ -108,7 +108,8 @@ _PICKLE_START = frozenset(b"\x80(c]})NKJMIL\x8c\x8aGFSUVX\x88\x89\x95")
 
 
 def budget_for(ctx: ScanContext) -> Budget:
-    return Budget(ctx.config.limits.max_pickle_ops, ctx.config.limits.max_memo)
+    lim = ctx.config.limits
+    return Budget(lim.max_pickle_ops, lim.max_memo, lim.max_pickle_values, ctx.deadline)
 
 
 def report_pickle(
@@ -191,6 +192,17 @@ def _runs_code(res: PickleResult, ctx: ScanContext, events_need_stop: bool = Fal
 def _report_break(res: PickleResult, ctx: ScanContext, label: str) -> None:
     if res.stopped:
         return
+    if res.error_kind == "budget":  # mlgate's own limit, not the file's fault: incomplete
+        ctx.limit(f"{label}: pickle analysis stopped at offset {res.error_offset}: {res.error}")
+        return
+    if res.error_kind == "undecidable":
+        ctx.issue(
+            R_MALFORMED,
+            f"{label}: the scanner cannot tell how a loader reads on from offset {res.error_offset}: {res.error}",
+            offset=res.error_offset,
+            details={"code_before_error": res.code_capable, "undecidable": True},
+        )
+        return
     what = "truncated" if res.truncated else "malformed"
     after = " after code opcodes ran" if res.code_capable else ""
     ctx.issue(
@@ -216,6 +228,7 @@ def analyze_pickle_file(
     *,
     lenient: bool = False,
     storage: bool = False,
+    claimed: bool = False,
 ) -> bool:
     """Analyse every pickle stream in ``blob`` and return True, or return False without reporting
     anything when the bytes are not a pickle worth reporting:
@@ -232,7 +245,13 @@ def analyze_pickle_file(
         if storage and not _runs_code(first, ctx, events_need_stop=True):
             # random weight bytes often start with an opcode (EXT1/2/4, REDUCE) and then break
             return False
-        if lenient and not first.stopped and not code:
+        # Not a pickle only when a real unpickler also fails before anything ran; mlgate's own
+        # limits (budget) and undecidable cases are reported, never read as "not a pickle".
+        if lenient and not first.stopped and not code and first.error_kind == "grammar":
+            return False
+        # ``claimed``: another format owns these bytes (an image, a zip found by its end record...);
+        # the pickle view only matters when loading it would run something.
+        if claimed and not code and first.error_kind == "grammar" and first.value != LEGACY_TORCH_MAGIC:
             return False
         streams = [first]
         report_pickle(first, blob, ctx, "pickle#0", nested_cb)
@@ -249,17 +268,25 @@ def analyze_pickle_file(
             pos = after
         # Anything after: another pickle (every one is analysed) or trailing data.
         idx = len(streams)
+        n_globals = sum(len(s.globals) for s in streams)
+        max_streams = ctx.config.limits.max_pickle_streams
         while pos < blob.size:
             ctx.check_time()
+            if idx >= max_streams:
+                ctx.limit(f"more than {max_streams} stacked pickle streams (offset {pos}); the rest was not analysed")
+                break
             f.seek(pos)
             peek = f.read(2)
             f.seek(pos)
             res = machine.run(f, blob.size)
-            if looks_like_pickle_start(peek) and (res.stopped or res.code_capable):
+            # another pickle whatever its first opcode (a stacked stream may start with G, C, B...):
+            # one that parses to STOP, runs something before it breaks, or that mlgate cannot finish
+            another = res.stopped or _runs_code(res, ctx) or res.error_kind != "grammar"
+            if another or (looks_like_pickle_start(peek) and res.code_capable):
                 label = f"pickle#{idx}"
                 report_pickle(res, blob, ctx, label, nested_cb)
                 _report_break(res, ctx, label)
-                streams.append(res)
+                n_globals += len(res.globals)  # results are not kept: memory stays flat
                 idx += 1
                 if not res.stopped:
                     break
@@ -273,9 +300,9 @@ def analyze_pickle_file(
                     offset=pos,
                 )
             break
-    n = len(streams)
+    n = idx
     kind = "legacy-torch" if legacy else "pickle"
-    ctx.covered(kind, f"{n} pickle stream(s), {sum(len(s.globals) for s in streams)} globals")
+    ctx.covered(kind, f"{n} pickle stream(s), {n_globals} globals")
     if n > 1 and not legacy:
         ctx.details["stacked_pickles"] = n
     return True

@@ -541,6 +541,10 @@ def check_jinja_template(source: str, ctx: ScanContext, where: str) -> None:
     if not isinstance(source, str):
         ctx.issue(R_SYNTAX, f"{where}: chat template is a {type(source).__name__}, not a string", details={"template": where})
         return
+    lim = ctx.config.limits
+    if len(source) > lim.max_template_chars:
+        ctx.limit(f"{where}: chat template of {len(source)} characters is over the {lim.max_template_chars} limit")
+        return
     try:
         tree = _env().parse(source)
     except TemplateError as e:
@@ -555,7 +559,155 @@ def check_jinja_template(source: str, ctx: ScanContext, where: str) -> None:
         if i % 2048 == 0:
             ctx.check_time()
         checker.visit(n)
+    cost, why, node = render_cost(tree, float(lim.max_template_render_cost))
+    if why and not any(rid == R_DOS.id for rid, _ in checker.seen):  # one DoS finding is enough
+        checker.report(
+            R_DOS, "render-cost", f"rendering can exhaust CPU or memory: {why} (budget {lim.max_template_render_cost})",
+            node, estimate=cost,
+        )
     if checker.suppressed:
         ctx.details.setdefault("template_findings_suppressed", {})[where] = checker.suppressed
     in_member = bool(ctx.members) and ctx.members[-1] == where
     ctx.covered("chat-template", "" if in_member else where)
+
+
+# ---------------------------------------------------------------------------------------------
+# Render cost: an upper bound of the work a render does, from the AST (never rendered)
+# ---------------------------------------------------------------------------------------------
+
+_INF = 1e300
+
+
+def _mul(*xs: float) -> float:
+    out = 1.0
+    for x in xs:
+        out = min(_INF, out * max(x, 0.0))
+    return out
+
+
+class _Cost:
+    """Estimates, without rendering, how many characters/iterations a render produces, compounding
+    loops, repetition, variables set from earlier expressions and strings that feed themselves in a
+    loop (``{% set ns.s = ns.s ~ ns.s %}`` doubles per iteration). Inputs (``messages``...) count as
+    one unit: only what the template itself amplifies is measured."""
+
+    def __init__(self, limit: float) -> None:
+        self.limit = limit
+        self.vars: dict[str, float] = {}
+        self.total = 0.0
+        self.why = ""
+        self.node: nodes.Node | None = None
+
+    def _flag(self, amount: float, why: str, node: nodes.Node) -> None:
+        if amount > self.limit and not self.why:
+            self.why, self.node = why, node
+
+    def _key(self, n: nodes.Node) -> str | None:
+        if isinstance(n, nodes.Name):
+            return str(n.name)
+        if isinstance(n, nodes.NSRef):
+            return f"{n.name}.{n.attr}"
+        if isinstance(n, nodes.Getattr) and isinstance(n.node, nodes.Name):
+            return f"{n.node.name}.{n.attr}"
+        return None
+
+    def mag(self, n: nodes.Node | None) -> float:
+        v = _int_const(n)
+        if v is not None:
+            return float(abs(v))
+        return self.size(n)
+
+    def size(self, n: nodes.Node | None, depth: int = 0) -> float:
+        if n is None or depth > 100:
+            return 1.0
+        d = depth + 1
+        if isinstance(n, nodes.Const):
+            return float(len(n.value)) if isinstance(n.value, str) else 1.0
+        if isinstance(n, (nodes.List, nodes.Tuple)):
+            return max(1.0, sum(self.size(i, d) for i in n.items))
+        if isinstance(n, nodes.Dict):
+            return max(1.0, sum(self.size(i.value, d) + self.size(i.key, d) for i in n.items))
+        key = self._key(n)
+        if key is not None and key in self.vars:
+            return self.vars[key]
+        if isinstance(n, nodes.Mul):
+            return _mul(self.mag(n.left) if depth < 100 else 1.0, self.mag(n.right))
+        if isinstance(n, (nodes.Add, nodes.Sub, nodes.Concat)):
+            parts = n.nodes if isinstance(n, nodes.Concat) else [n.left, n.right]
+            return min(_INF, sum(self.size(p, d) for p in parts))
+        if isinstance(n, nodes.CondExpr):
+            return max(self.size(n.expr1, d), self.size(n.expr2, d))
+        if isinstance(n, nodes.Call) and isinstance(n.node, nodes.Name) and n.node.name == "range":
+            return max([1.0] + [self.mag(a) for a in n.args])
+        if isinstance(n, nodes.Filter):
+            base = self.size(n.node, d)
+            extra = sum(self.mag(a) if n.name in ("center", "indent", "truncate", "wordwrap") else self.size(a, d)
+                        for a in n.args)
+            if n.name in ("batch", "slice") and n.args:
+                return base
+            return min(_INF, base + extra)
+        if isinstance(n, nodes.Call):
+            return min(_INF, 1.0 + sum(self.size(a, d) for a in n.args) + sum(self.size(k.value, d) for k in n.kwargs))
+        return 1.0
+
+    def _refs(self, expr: nodes.Node, key: str) -> int:
+        count = 0
+        for x in _walk(expr):
+            if self._key(x) == key and not isinstance(x, nodes.NSRef):
+                count += 1
+        return count
+
+    def body(self, stmts: list[nodes.Node], mult: float, loops: float) -> None:
+        for s in stmts:
+            self.stmt(s, mult, loops)
+
+    def stmt(self, n: nodes.Node, mult: float, loops: float) -> None:
+        if isinstance(n, nodes.For):
+            iters = self.size(n.iter)
+            inner = _mul(mult, iters)
+            self.total = min(_INF, self.total + inner)
+            self._flag(self.total, f"loops run about {inner:.3g} iterations", n)
+            self.body(n.body, inner, _mul(loops, iters))
+            self.body(n.else_, mult, loops)
+        elif isinstance(n, nodes.Output):
+            for e in n.nodes:
+                self.total = min(_INF, self.total + _mul(mult, self.size(e)))
+            self._flag(self.total, f"the render produces about {self.total:.3g} characters", n)
+        elif isinstance(n, nodes.Assign):
+            key = self._key(n.target)
+            s = self.size(n.node)
+            if key is not None:
+                refs = self._refs(n.node, key) if loops > 1 else 0
+                if refs >= 2:
+                    # the value doubles (or more) per iteration: refs ** loops
+                    import math
+
+                    exp = loops * math.log(refs)
+                    s = _INF if exp > 690 else _mul(s, math.exp(exp))
+                elif refs == 1:
+                    s = _mul(s, loops)
+                self.vars[key] = max(self.vars.get(key, 0.0), s)
+            self.total = min(_INF, self.total + _mul(mult, s))
+            self._flag(max(self.total, s), f"a variable grows to about {s:.3g} characters", n)
+        elif isinstance(n, nodes.AssignBlock):
+            self.body(n.body, mult, loops)
+        elif isinstance(n, nodes.If):
+            self.body(n.body, mult, loops)
+            for branch in n.elif_:
+                self.stmt(branch, mult, loops)
+            self.body(n.else_, mult, loops)
+        elif isinstance(n, nodes.Macro):
+            calls = [c for c in _walk(n) if isinstance(c, nodes.Call) and isinstance(c.node, nodes.Name)
+                     and c.node.name == n.name]
+            if len(calls) >= 2:
+                self._flag(_INF, f"macro {n.name!r} calls itself {len(calls)} times (exponential recursion)", n)
+            self.body(n.body, mult, loops)
+        elif isinstance(n, (nodes.CallBlock, nodes.FilterBlock, nodes.With, nodes.Scope, nodes.ScopedEvalContextModifier)):
+            self.body(getattr(n, "body", []), mult, loops)
+
+
+def render_cost(tree: nodes.Template, limit: float) -> tuple[float, str, nodes.Node | None]:
+    """(estimated work, why it is over ``limit`` or "", the node)."""
+    c = _Cost(limit)
+    c.body(tree.body, 1.0, 1.0)
+    return c.total, c.why, c.node
