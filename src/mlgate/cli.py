@@ -37,6 +37,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     ),
     "audit-s3": ("mlgate.commands.audit_s3:audit_s3", "Audit S3 buckets for misconfigurations."),
     "policy": ("mlgate.commands.policy:policy", "Validate and inspect policies."),
+    "allowlist": ("mlgate.commands.allowlist:allowlist", "Build allowlist entries from the real libraries."),
     "samples": ("mlgate.commands.samples:samples", "Write inert sample model folders (clean and poisoned)."),
     "demo": ("mlgate.commands.demo:demo", "Run the end-to-end demonstration on the embedded stack."),
     "hooks": ("mlgate.commands.hooks:hooks", "MLflow registry webhooks: receiver, worker, registration."),

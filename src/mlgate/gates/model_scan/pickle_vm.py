@@ -25,6 +25,7 @@ MAX_LINE = 4096
 HEAD = 64
 MAX_ITEMS = 4096
 MAX_STR = 4096
+MAX_CALLS = 1 << 18
 
 CODE_OPS = frozenset(b"c\x93io\x81\x92Rb\x82\x83\x84")  # ops that import or call
 
@@ -105,6 +106,8 @@ class PickleResult:
     events: list[Event] = field(default_factory=list)
     persistent_ids: list[Any] = field(default_factory=list)
     nested: list[PickleResult] = field(default_factory=list)
+    calls: list[Call] = field(default_factory=list)  # call sites (REDUCE/NEWOBJ/INST/OBJ), in order
+    calls_overflow: bool = False  # more than MAX_CALLS call sites: ``calls`` is incomplete
     value: Any = None  # the symbolic result (top of stack at STOP)
 
 
@@ -342,6 +345,13 @@ class PickleMachine:
             else:
                 raise PickleFormatError(op_off, f"SETITEM(S) on {type(container).__name__}")
 
+        def record(call: Call) -> Call:
+            if len(res.calls) < MAX_CALLS:
+                res.calls.append(call)
+            else:
+                res.calls_overflow = True
+            return call
+
         def freeze(items: list[Any]) -> tuple[Any, ...]:
             return tuple(items[:MAX_ITEMS])
 
@@ -518,7 +528,7 @@ class PickleMachine:
                 args = freeze(pop_mark())
                 use(g, "call")
                 mark_args(args)
-                stack.append(Call(g, args, op_off, "inst"))
+                stack.append(record(Call(g, args, op_off, "inst")))
             elif c == "o":  # OBJ
                 items = pop_mark()
                 if not items:
@@ -527,7 +537,7 @@ class PickleMachine:
                 self._check_callable(cls, res, op_off, "OBJ")
                 use(cls, "call")
                 mark_args(args)
-                stack.append(Call(cls, args, op_off, "obj"))
+                stack.append(record(Call(cls, args, op_off, "obj")))
             elif c == "R":  # REDUCE
                 args = pop()
                 func = pop()
@@ -536,14 +546,14 @@ class PickleMachine:
                 self._check_callable(func, res, op_off, "REDUCE")
                 use(func, "call")
                 mark_args(args)
-                stack.append(Call(func, args, op_off, "reduce"))
+                stack.append(record(Call(func, args, op_off, "reduce")))
             elif c == "\x81":  # NEWOBJ
                 args = pop()
                 cls = pop()
                 self._check_callable(cls, res, op_off, "NEWOBJ")
                 use(cls, "new")
                 mark_args(args)
-                stack.append(Call(cls, args, op_off, "newobj"))
+                stack.append(record(Call(cls, args, op_off, "newobj")))
             elif c == "\x92":  # NEWOBJ_EX
                 kwargs = pop()
                 args = pop()
@@ -554,7 +564,7 @@ class PickleMachine:
                 if isinstance(kwargs, dict):
                     for v in kwargs.values():
                         use(v, "arg")
-                stack.append(Call(cls, args, op_off, "newobj"))
+                stack.append(record(Call(cls, args, op_off, "newobj")))
             elif c == "b":  # BUILD
                 state = pop()
                 obj = top()

@@ -470,6 +470,8 @@ class _Hdf5Walk:
                     continue
                 if aid.dtype.kind not in ("S", "O", "V", "U"):
                     continue
+                if aid.shape is not None and 0 in aid.shape:
+                    continue  # a zero-length array holds no bytes (Keras writes weight_names=[] this way)
                 value = obj.attrs[an]
             except (OSError, RuntimeError, ValueError, TypeError, KeyError) as e:
                 self.errors.append(f"{path}@{an}: {e}")
