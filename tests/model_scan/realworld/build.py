@@ -400,7 +400,9 @@ def make_keras(d: Path) -> dict[str, str]:
 
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="relu"), keras.layers.Dense(1)])
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
-    model.fit([[0.0, 1.0, 2.0, 3.0]] * 4, [[1.0]] * 4, epochs=1, verbose=0)
+    import numpy as np
+
+    model.fit(np.ones((4, 4), dtype="float32"), np.ones((4, 1), dtype="float32"), epochs=1, verbose=0)
     model.save(d / "model.keras")
     out = {"model.keras": f"keras {keras.__version__} model.save on the {keras.backend.backend()} backend (compiled, fitted)"}
     try:
@@ -448,7 +450,8 @@ def main(argv: list[str] | None = None) -> int:
     vers = versions()
     manifest_path = args.out.parent / "MANIFEST.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {"files": {}, "sets": {}}
-    manifest["files"] = {k: v for k, v in manifest["files"].items() if not k.startswith(args.tag + "/")}
+    manifest["files"] = {k: v for k, v in manifest["files"].items()
+                         if not (k.startswith(args.tag + "/") and (not args.only or v["maker"] in args.only))}
     for name, fn in MAKERS:
         if args.only and name not in args.only:
             continue

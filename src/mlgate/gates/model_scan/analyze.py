@@ -25,7 +25,7 @@ HEAD_BYTES = 4096
 R_NPY_OBJECT = rule(
     "MLG-NPY-OBJECT",
     "NumPy file holds an object array (a pickle)",
-    Severity.MEDIUM,
+    Severity.INFO,  # the embedded pickle is judged like any other: its globals decide the verdict
     "Object arrays need np.load(allow_pickle=True), which unpickles; the embedded pickle was analysed. "
     "Store numeric arrays or safetensors instead.",
     ("https://numpy.org/doc/stable/reference/generated/numpy.load.html",),

@@ -161,6 +161,7 @@ DANGEROUS_MODULES: dict[str, str] = {
     "xgboost.collective": "distributed communication",
     "xgboost.rabit": "distributed communication",
     "xgboost.compat": "LazyLoader imports modules on attribute access",
+    "pandas.io": "readers and writers of files, URLs, clipboards and databases",
     "numpy.lib._datasource": "opens files and URLs",
     "numpy._pytesttester": "runs pytest",
     "numpy.core._internal": "ctypes helpers",

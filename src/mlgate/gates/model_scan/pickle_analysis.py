@@ -201,7 +201,7 @@ def _explain(res: PickleResult, ctx: ScanContext, nested_starts: set[int]) -> _E
             for c in calls:
                 if key == PARTIAL:
                     ok = _benign_partial(c, ctx) and not callers.get(id(c))
-                    why = "functools.partial of an allowlisted class with literal arguments (data)"
+                    why = "functools.partial of an allowlisted class or callable with literal arguments"
                 elif key == GETATTR:
                     target = _getattr_target(c, ctx, callers.get(id(c), []))
                     ok = target is not None
@@ -222,11 +222,22 @@ def _explain(res: PickleResult, ctx: ScanContext, nested_starts: set[int]) -> _E
     return out
 
 
+def _callable_target(ctx: ScanContext, ref: Any) -> bool:
+    """May the pickle call this global with arguments (an allowlisted reconstructor or validator)?"""
+    if not isinstance(ref, GlobalRef):
+        return False
+    return ctx.globals_policy.judge(ref.module, ref.name, frozenset({"call"})).status is GlobalStatus.ALLOWED
+
+
 def _benign_partial(c: Call, ctx: ScanContext) -> bool:
+    """partial(C, literals) of an allowlisted class is data; partial(f, ...) of anything else is a
+    call of f, benign only when f may be called with arguments (its own allowlist entry says so)."""
     args = c.args
-    if not (isinstance(args, tuple) and args and _is_class_entry(ctx, args[0]) and _is_data(args[1:])):
+    if not (isinstance(args, tuple) and args and _is_data(args[1:])):
         return False
     func = args[0]
+    if not (_is_class_entry(ctx, func) or _callable_target(ctx, func)):
+        return False
     st = c.state
     if st is None:
         return True

@@ -93,9 +93,12 @@ def _denied_under(prefixes: tuple[str, ...]) -> list[str]:
     return [m for m in DANGEROUS_MODULES if any(m == p or m.startswith(p + ".") for p in prefixes)]
 
 
-def inspect(python: str, prefixes: tuple[str, ...]) -> dict[str, Any]:
+def inspect(python: str, prefixes: tuple[str, ...], extra_path: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Run the inspector on ``prefixes`` with ``python`` (``extra_path``: directories put first on its
+    sys.path, for a library that is not installed, such as a test fixture)."""
     excluded = [f"--exclude={m}" for m in _denied_under(prefixes)]
-    cmd = [*_sandbox_prefix(), python, "-I", str(INSPECTOR), *prefixes, *excluded]
+    paths = [f"--path={p}" for p in extra_path]
+    cmd = [*_sandbox_prefix(), python, "-I", str(INSPECTOR), *prefixes, *excluded, *paths]
     with tempfile.TemporaryDirectory(prefix="mlgate-inspect-") as cwd:
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_S, env=_clean_env(), cwd=cwd)
     if r.returncode != 0:
@@ -130,9 +133,14 @@ def entries_from(data: dict[str, Any], spec: Spec, aliases: bool = False) -> tup
         e["reason"] = _reason(obj)
         ok[key] = e
         out.append(e)
-    for a in data["aliases"] if aliases else ():
+    for a in data["aliases"]:
         target = ok.get(a["object"])
         if target is None:
+            continue
+        # By default only the spellings under the module that claims the object (NumPy's and
+        # pandas' set_module: numpy.matrix is defined in numpy.matrixlib.defmatrix, where older
+        # versions pickled it); ``aliases`` keeps every in-package re-export.
+        if not aliases and not a["module"].startswith(target["module"] + "."):
             continue
         e = {"module": a["module"], "name": a["name"], "kind": target["kind"], "object": a["object"]}
         if target.get("called"):

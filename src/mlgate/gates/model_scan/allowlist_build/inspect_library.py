@@ -54,7 +54,10 @@ CAPABILITY_ATTRS = frozenset(
 SKIP_PARTS = {"tests", "test", "testing", "_testing", "conftest", "benchmarks", "examples", "setup", "__main__",
               "_pytest", "externals", "distutils", "f2py", "_pyinstaller"}
 REDUCE_ATTRS = ("__reduce_ex__", "__reduce__")
-EXCLUDED: list[str] = []  # module prefixes never imported (the scanner denies them anyway)
+EXCLUDED: list[str] = []
+# Standard-library value types whose native pickling a library class may inherit (pandas'
+# Timestamp/Timedelta/NaT derive from datetime): they rebuild a date, a time or a duration.
+TRUSTED_NATIVE = frozenset({"datetime"})  # module prefixes never imported (the scanner denies them anyway)
 
 
 def _block_network() -> None:
@@ -103,6 +106,8 @@ def _judge_method(cls: type, attr: str, prefixes: tuple[str, ...]) -> tuple[str,
             return "risky", f"{owner.__module__}.{owner.__qualname__}.{attr} references {', '.join(risky)}"
         return "ok", f"{owner.__module__}.{owner.__qualname__}.{attr} (Python, no risky names)"
     mod = getattr(owner, "__module__", "") or ""
+    if mod in TRUSTED_NATIVE:
+        return "native", f"{attr} is the standard library's {mod}.{owner.__qualname__} (plain value)"
     if not any(mod == p or mod.startswith(p + ".") for p in prefixes):
         return "foreign", f"{attr} is native code of {mod}.{owner.__qualname__}, outside the inspected package"
     return "native", f"{attr} is native (C/Cython) code of {mod}.{owner.__qualname__}"
@@ -250,6 +255,13 @@ def walk(prefixes: tuple[str, ...]) -> dict[str, object]:
                                       "notes": ["NumPy/SciPy ufunc: pure element-wise math, referenced as data "
                                                 "(FunctionTransformer(np.log1p)); never called by the loader"]})
                 continue
+            if not isinstance(obj, type) and callable(obj) and attr[:1].isupper():
+                # a capitalised callable (what a classes-only wildcard matched): record where it is from
+                dmod = getattr(obj, "__module__", None)
+                if isinstance(dmod, str) and not _in(dmod, prefixes):
+                    qual = getattr(obj, "__qualname__", attr)
+                    rejected[f"{mname}:{attr}"] = f"re-export of {dmod}.{qual}, defined outside {', '.join(prefixes)}"
+                continue
             if isinstance(obj, type):
                 kind = "class"
             elif (isinstance(obj, (types.BuiltinFunctionType, types.FunctionType))
@@ -287,7 +299,8 @@ def main() -> int:
     _block_network()
     args = sys.argv[1:]
     excluded = tuple(a[len("--exclude="):] for a in args if a.startswith("--exclude="))
-    prefixes = tuple(a for a in args if not a.startswith("--exclude="))
+    sys.path[:0] = [a[len("--path="):] for a in args if a.startswith("--path=")]
+    prefixes = tuple(a for a in args if not a.startswith("--"))
     EXCLUDED.extend(excluded)
     out = sys.stdout
     sys.stdout = sys.stderr  # modules that print on import must not corrupt the answer
