@@ -72,7 +72,8 @@ def _counterparts() -> list[object]:
 def test_malicious_counterpart_is_blocked(rel: str, kind: str, default_policy: Policy, tmp_path: Path) -> None:
     data = (FILES / rel).read_bytes()
     bad = {"pickle": inject, "torch-zip": inject_torch_zip, "npy-object": npy_object_payload}[kind](data)
-    assert bad is not None and bad != data
+    assert bad is not None
+    assert bad != data
     target = tmp_path / Path(rel).name
     target.write_bytes(bad)
     if kind == "torch-zip":

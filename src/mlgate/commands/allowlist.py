@@ -24,7 +24,8 @@ def allowlist() -> None:
 @click.option("--install", is_flag=True, help="Install each PACKAGE==VERSION into a throwaway venv first.")
 def build(specs: tuple[str, ...], out: Path, modules: tuple[str, ...], python: str | None, install: bool) -> int:
     """Inspect PACKAGE==VERSION... in a separate, network-less process and write reviewed YAML."""
-    from mlgate.gates.model_scan.allowlist_build.build import Spec, build as run_build
+    from mlgate.gates.model_scan.allowlist_build.build import Spec
+    from mlgate.gates.model_scan.allowlist_build.build import build as run_build
 
     counts = run_build([Spec.parse(s) for s in specs], modules, out, python, install)
     click.echo(f"{out}: {counts['entries']} entries, {counts['rejected']} rejected", err=True)

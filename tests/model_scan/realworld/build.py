@@ -15,8 +15,8 @@ Every maker skips itself when its library is missing, so one script serves every
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
-import io
 import json
 import os
 import pickle
@@ -87,7 +87,7 @@ def make_stdlib(d: Path) -> dict[str, str]:
 
     obj = {
         "id": uuid.UUID("12345678-1234-5678-1234-567812345678"),
-        "when": datetime.datetime(2024, 5, 1, 12, tzinfo=datetime.timezone.utc),
+        "when": datetime.datetime(2024, 5, 1, 12, tzinfo=datetime.UTC),
         "d": decimal.Decimal("1.5"),
         "f": fractions.Fraction(1, 3),
         "p": pathlib.PurePosixPath("/models/a"),
@@ -158,10 +158,16 @@ def make_sklearn(d: Path) -> dict[str, str]:
     import joblib
     import numpy as np
     import pandas as pd
+    from sklearn.cluster import KMeans
     from sklearn.compose import ColumnTransformer
     from sklearn.datasets import make_classification
     from sklearn.decomposition import PCA
-    from sklearn.ensemble import GradientBoostingClassifier, HistGradientBoostingClassifier, IsolationForest, RandomForestClassifier
+    from sklearn.ensemble import (
+        GradientBoostingClassifier,
+        HistGradientBoostingClassifier,
+        IsolationForest,
+        RandomForestClassifier,
+    )
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LinearRegression, LogisticRegression
     from sklearn.model_selection import GridSearchCV
@@ -171,7 +177,6 @@ def make_sklearn(d: Path) -> dict[str, str]:
     from sklearn.preprocessing import FunctionTransformer, LabelEncoder, OneHotEncoder, StandardScaler
     from sklearn.svm import SVC
     from sklearn.tree import DecisionTreeClassifier
-    from sklearn.cluster import KMeans
 
     X, y = make_classification(n_samples=60, n_features=4, random_state=0)
     models = {
@@ -433,10 +438,8 @@ def versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
     for dist in ("numpy", "pandas", "scikit-learn", "scipy", "joblib", "torch", "transformers", "peft", "xgboost",
                  "lightgbm", "catboost", "skops", "lightning", "keras", "h5py", "lz4"):
-        try:
+        with contextlib.suppress(metadata.PackageNotFoundError):
             out[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            pass
     return out
 
 

@@ -165,9 +165,6 @@ def _analyze_sniffed(blob: Blob, ctx: ScanContext) -> None:
 
 
 def _unknown(blob: Blob, ctx: ScanContext, kind: str) -> None:
-    if kind == "lz4":
-        ctx.unsupported(FILE_UNSUPPORTED, "lz4-compressed content cannot be decompressed by the scanner")
-        return
     # Would pickle.load() of these bytes import or call anything?
     if analyze_pickle_file(blob, ctx, nested_cb=_nested(ctx), lenient=True):
         return
@@ -470,6 +467,7 @@ _HANDLERS: dict[str, Any] = {
     "bz2": _h_compressed("bz2"),
     "xz": _h_compressed("xz"),
     "zstd": _h_compressed("zstd"),
+    "lz4": _h_compressed("lz4"),
     "zlib": _h_compressed("zlib"),
     "lzma": _h_lzma_or_pickle,
     "7z": _h_7z,

@@ -137,7 +137,7 @@ def _is_data(v: Any, depth: int = 0) -> bool:
     own). Not data: the result of calling a call's result, or values the machine cannot see."""
     if depth > 32:
         return False
-    if isinstance(v, _LITERALS) or isinstance(v, (BigBytes, Persistent, GlobalRef)):
+    if isinstance(v, (_LITERALS, BigBytes, Persistent, GlobalRef)):
         return True
     if isinstance(v, (tuple, list)):
         return all(_is_data(x, depth + 1) for x in v)

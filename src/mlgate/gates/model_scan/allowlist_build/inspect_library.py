@@ -35,21 +35,14 @@ import warnings
 # processes or the network. Deliberately broad: a false "rejected" costs a review, a false
 # "allowed" costs a compromise.
 RISKY_NAMES = frozenset(
-    """eval exec compile __import__ import_module reload open system popen Popen spawn fork execv execve
-    check_output check_call urlopen urlretrieve request connect create_connection socket get_file
-    from_file fromfile loadtxt genfromtxt memmap read_pickle load_pickle unpickle Unpickler loads load
-    _load torch_load joblib_load dlopen CDLL LoadLibrary globals locals __builtins__ __globals__
-    __subclasses__ getattribute find_class run_path run_module builtins subprocess os shutil tempfile
-    pickle marshal dill cloudpickle importlib pkgutil ctypes remove unlink rmtree rmdir rename replace
-    write_bytes write_text""".split()
+    ["eval", "exec", "compile", "__import__", "import_module", "reload", "open", "system", "popen", "Popen", "spawn", "fork", "execv", "execve", "check_output", "check_call", "urlopen", "urlretrieve", "request", "connect", "create_connection", "socket", "get_file", "from_file", "fromfile", "loadtxt", "genfromtxt", "memmap", "read_pickle", "load_pickle", "unpickle", "Unpickler", "loads", "load", "_load", "torch_load", "joblib_load", "dlopen", "CDLL", "LoadLibrary", "globals", "locals", "__builtins__", "__globals__", "__subclasses__", "getattribute", "find_class", "run_path", "run_module", "builtins", "subprocess", "os", "shutil", "tempfile", "pickle", "marshal", "dill", "cloudpickle", "importlib", "pkgutil", "ctypes", "remove", "unlink", "rmtree", "rmdir", "rename", "replace", "write_bytes", "write_text"]
 )
 # Names whose appearance in ANY method of a class means the object itself can run code, spawn
 # processes, touch files or the network when the application uses it (joblib.Memory, a socket
 # tracker, a lazy module loader, a test runner). Such classes are not data, however they are rebuilt.
-CAPABILITY_GLOBALS = frozenset("eval exec compile __import__ breakpoint".split())  # as builtins only
+CAPABILITY_GLOBALS = frozenset(["eval", "exec", "compile", "__import__", "breakpoint"])  # as builtins only
 CAPABILITY_ATTRS = frozenset(
-    """system popen Popen spawnv spawnl fork forkpty execv execve execvp check_output check_call urlopen
-    urlretrieve create_connection rmtree run_path run_module dlopen CDLL LoadLibrary import_module""".split()
+    ["system", "popen", "Popen", "spawnv", "spawnl", "fork", "forkpty", "execv", "execve", "execvp", "check_output", "check_call", "urlopen", "urlretrieve", "create_connection", "rmtree", "run_path", "run_module", "dlopen", "CDLL", "LoadLibrary", "import_module"]
 )
 SKIP_PARTS = {"tests", "test", "testing", "_testing", "conftest", "benchmarks", "examples", "setup", "__main__",
               "_pytest", "externals", "distutils", "f2py", "_pyinstaller"}
@@ -167,14 +160,14 @@ def judge_class(cls: type, prefixes: tuple[str, ...]) -> dict[str, object]:
             return {"ok": False, "why": why}
         if why:
             notes.append(why)
-    rv, rwhy = "ok", ""
+    _rv, rwhy = "ok", ""
     for attr in REDUCE_ATTRS:
         owner, _ = _defined_by(cls, attr)
         if owner is not None and owner is not object:
             v, w = _judge_method(cls, attr, prefixes)
             if v in ("risky", "foreign"):
                 return {"ok": False, "why": w}
-            rv, rwhy = v, w
+            _rv, rwhy = v, w
             break
     if rwhy:
         # A custom reduce: the loader calls something with arguments, usually the class itself.
@@ -200,7 +193,7 @@ def _walk_packages(path: list[str], prefix: str) -> list[pkgutil.ModuleInfo]:
         if info.ispkg:
             try:
                 mod = importlib.import_module(info.name)
-            except BaseException:  # noqa: BLE001 - reported by the caller's import
+            except BaseException:  # noqa: S112 - the caller's import reports it
                 continue
             sub = getattr(mod, "__path__", None)
             if sub:
@@ -228,7 +221,7 @@ def walk(prefixes: tuple[str, ...]) -> dict[str, object]:
     for p in prefixes:
         try:
             root = importlib.import_module(p)
-        except Exception as e:  # noqa: BLE001 - reported
+        except Exception as e:
             errors[p] = f"{type(e).__name__}: {e}"[:300]
             continue
         modules[p] = root
@@ -240,7 +233,7 @@ def walk(prefixes: tuple[str, ...]) -> dict[str, object]:
                 continue
             try:
                 modules[info.name] = importlib.import_module(info.name)
-            except BaseException as e:  # noqa: BLE001 - optional dependencies are missing all the time
+            except BaseException as e:
                 errors[info.name] = f"{type(e).__name__}: {e}"[:300]
     seen: dict[str, dict[str, object]] = {}
     aliases: list[dict[str, str]] = []
