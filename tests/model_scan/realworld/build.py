@@ -255,7 +255,8 @@ def make_scipy(d: Path) -> dict[str, str]:
     dump(d / "sparse.pkl", obj)
     sp.save_npz(d / "sparse.npz", m)
     np.save(d / "dense.npy", m.toarray())
-    return {"sparse.pkl": "pickle.dumps of csr/csc/coo/lil/dok matrices", "sparse.npz": "scipy.sparse.save_npz"}
+    return {"sparse.pkl": "pickle.dumps of csr/csc/coo/lil/dok matrices", "sparse.npz": "scipy.sparse.save_npz",
+            "dense.npy": "np.save of a densified scipy.sparse matrix"}
 
 
 @maker("xgboost")

@@ -178,7 +178,7 @@ def _decompressor(kind: str) -> Any:
 
 
 def _unused(d: Any) -> bytes:
-    return bytes(getattr(d, "unused_data", b""))
+    return bytes(getattr(d, "unused_data", b"") or b"")  # lz4 reports None before the end
 
 
 def drain_decompress(

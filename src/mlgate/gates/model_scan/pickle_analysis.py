@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlgate.gates.model_scan.blob import Blob
 from mlgate.gates.model_scan.context import ScanContext
-from mlgate.gates.model_scan.globals_policy import GlobalStatus
+from mlgate.gates.model_scan.globals_policy import GlobalStatus, normalise_module
 from mlgate.gates.model_scan.pickle_vm import (
     BigBytes,
     Budget,
@@ -178,8 +178,8 @@ def _explain(res: PickleResult, ctx: ScanContext, nested_starts: set[int]) -> _E
         return out
     refs: dict[tuple[str, str], list[GlobalRef]] = defaultdict(list)
     for g in res.globals:
-        if (g.module, g.name) in (PARTIAL, GETATTR, LOAD_FROM_BYTES):
-            refs[(g.module, g.name)].append(g)
+        if (normalise_module(g.module), g.name) in (PARTIAL, GETATTR, LOAD_FROM_BYTES):
+            refs[(normalise_module(g.module), g.name)].append(g)
     if not refs:
         return out
     sites: dict[int, list[Call]] = defaultdict(list)  # id(GlobalRef) -> calls of it
@@ -217,7 +217,8 @@ def _explain(res: PickleResult, ctx: ScanContext, nested_starts: set[int]) -> _E
             if not ok:
                 break
         if ok and why is not None:
-            out.globals[key] = why
+            for g in grefs:  # under the spelling the stream used (protocol <= 2: __builtin__)
+                out.globals[(g.module, g.name)] = why
             out.indirect_offsets |= indirect
     return out
 

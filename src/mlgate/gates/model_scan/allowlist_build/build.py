@@ -173,8 +173,7 @@ def merge(existing: dict[str, Any] | None, new: list[dict[str, Any]], rejected: 
             if not e["called"]:
                 e.pop("called")
         by_key[k] = dict(e, versions=vers)
-    for k, why in rejected.items():
-        rej[k] = why
+    rej.update(rejected)
     allowed = {f"{m}:{n}" for (m, n) in by_key}
     rej = {k: v for k, v in rej.items() if k not in allowed}
     return {"globals": [by_key[k] for k in sorted(by_key)], "rejected": dict(sorted(rej.items()))}
