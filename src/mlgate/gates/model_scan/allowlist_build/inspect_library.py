@@ -281,9 +281,9 @@ def walk(prefixes: tuple[str, ...]) -> dict[str, object]:
                 seen[canonical] = {"module": dmod, "name": qual, "kind": kind, **j}
             if spelled != canonical:
                 aliases.append({"module": mname, "name": attr, "object": canonical})
-    for canonical, info in seen.items():
-        if not info["ok"]:
-            rejected[canonical] = str(info["why"])
+    for canonical, judged in seen.items():
+        if not judged["ok"]:
+            rejected[canonical] = str(judged["why"])
     return {"python": sys.version.split()[0], "objects": list(seen.values()), "aliases": aliases,
             "rejected": rejected, "import_errors": errors}
 
