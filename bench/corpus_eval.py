@@ -6,7 +6,10 @@ directory (nothing is ever loaded), scans each one with both tools and prints:
 * overall: malicious blocked %, benign passed %, and modelscan's own outcome counts
   (issues / errors / skipped / "no issues");
 * a per-family breakdown;
-* every sample mlgate gets wrong (with the blocking rule ids), and the machine it ran on.
+* every sample mlgate gets wrong (with the blocking rule ids), and the machine it ran on;
+* the same figures, separately, for the files made by the real libraries
+  (``tests/model_scan/realworld``: benign files, and each one holding a pickle with a payload
+  injected). "Made by us" is the generated corpus above.
 
 mlgate "blocks" a sample when its verdict is not PASS (FAIL, ERROR or INCOMPLETE all stop the
 pipeline); modelscan "flags" a sample when it reports at least one issue. A benign sample passes
@@ -125,6 +128,7 @@ def run(work: Path, list_modelscan: bool) -> dict[str, Any]:
     b = [o for o in outcomes if not o.sample.malicious]
     out: list[str] = []
     w = out.append
+    w("made by us (tests/model_scan/corpus):")
     w(f"model-scan corpus: {len(m)} malicious samples ({len({o.sample.family for o in m})} families), "
       f"{len(b)} benign samples; generated in {gen_s:.1f}s")
     w("")
@@ -184,15 +188,67 @@ def run(work: Path, list_modelscan: bool) -> dict[str, Any]:
                 w(f"  {o.sample.id}: {o.modelscan}")
     w(f"payloads executed during the run: {len(leaked)} {leaked if leaked else ''}")
     w("")
+    real = realworld(policy, work / "realworld-counterparts")
+    out.extend(real["lines"])
+    w("")
     w("machine: " + ", ".join(f"{k}={v}" for k, v in machine().items()))
     print("\n".join(out))
     return {
+        "realworld": real["samples"],
         "machine": machine(),
         "samples": [{"id": o.sample.id, "family": o.sample.family, "malicious": o.sample.malicious,
                      "mlgate": o.mlgate, "mlgate_rules": o.mlgate_rules, "modelscan": o.modelscan,
                      "mlgate_s": round(o.mlgate_s, 4), "modelscan_s": round(o.modelscan_s, 4)} for o in outcomes],
         "canaries": leaked,
     }
+
+
+def realworld(policy: Any, work: Path) -> dict[str, Any]:
+    """The corpus made by the real libraries (tests/model_scan/realworld): every committed benign
+    file, and a malicious counterpart (payload injected) of every file that holds a pickle."""
+    from tests.model_scan.realworld import FILES, inject, inject_torch_zip, manifest, npy_object_payload
+
+    man = manifest()
+    work.mkdir(parents=True, exist_ok=True)
+    benign: dict[str, str] = {}
+    rules: dict[str, list[str]] = {}
+    mal: dict[str, str] = {}
+    by_set: dict[str, list[bool]] = defaultdict(list)
+    by_maker: dict[str, list[bool]] = defaultdict(list)
+    for rel, meta in man["files"].items():
+        r = scan(FILES / rel, policy=policy)
+        benign[rel] = r.verdict.value
+        ok = r.verdict is Verdict.PASS
+        by_set[meta["set"]].append(ok)
+        by_maker[meta["maker"]].append(ok)
+        if not ok:
+            rules[rel] = sorted({f.id for sub in r.subjects for f in sub.findings if f.blocking})
+        data = (FILES / rel).read_bytes()
+        bad = inject(data) or npy_object_payload(data)
+        if bad is None and data.startswith(b"PK\x03\x04") and rel.endswith((".pt", ".pth", ".bin", ".ckpt")):
+            bad = inject_torch_zip(data)
+        if bad is not None:
+            target = work / rel.replace("/", "__")
+            target.write_bytes(bad)
+            mal[rel] = scan(target, policy=policy).verdict.value
+    n_ok = sum(v == "pass" for v in benign.values())
+    m_ok = sum(v != "pass" for v in mal.values())
+    lines = ["made by the real libraries (tests/model_scan/realworld, MANIFEST.json):",
+             f"{'benign passed':34s}{n_ok:>9d}/{len(benign):<4d}{pct(n_ok, len(benign)):>13s}",
+             f"{'malicious counterparts blocked':34s}{m_ok:>9d}/{len(mal):<4d}{pct(m_ok, len(mal)):>13s}"
+             f"   (FAIL {sum(v == 'fail' for v in mal.values())})"]
+    for title, groups in (("library-version set", by_set), ("maker", by_maker)):
+        lines.append(f"  by {title}:")
+        for k in sorted(groups):
+            g = groups[k]
+            lines.append(f"    {k:30s}{sum(g):>5d}/{len(g):<4d}{pct(sum(g), len(g)):>9s}")
+    lines.append(f"  real-library benign files not passing: {len(rules)}")
+    for rel, ids in sorted(rules.items()):
+        lines.append(f"    {rel}: {benign[rel]} {' '.join(ids)}")
+    for rel, v in sorted(mal.items()):
+        if v == "pass":
+            lines.append(f"    MISSED counterpart {rel}")
+    return {"lines": lines, "samples": {"benign": benign, "malicious_counterparts": mal}}
 
 
 def main(argv: list[str] | None = None) -> int:

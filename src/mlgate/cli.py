@@ -42,6 +42,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "audit-s3": ("mlgate.commands.audit_s3:audit_s3", "Audit S3 buckets for misconfigurations."),
     "audit-mlflow": ("mlgate.commands.audit_mlflow:audit_mlflow", "Audit a running MLflow server's security posture."),
     "policy": ("mlgate.commands.policy:policy", "Validate and inspect policies."),
+    "allowlist": ("mlgate.commands.allowlist:allowlist", "Build allowlist entries from the real libraries."),
     "samples": ("mlgate.commands.samples:samples", "Write inert sample model folders (clean and poisoned)."),
     "demo": ("mlgate.commands.demo:demo", "Run the end-to-end demonstration on the embedded stack."),
     "hooks": ("mlgate.commands.hooks:hooks", "MLflow registry webhooks: receiver, worker, registration."),

@@ -214,6 +214,8 @@ def test_every_allowlist_entry_is_needed_and_not_denylisted(corpus: Corpus, defa
         doc = yaml.safe_load((default_policy_path.parent / "allowlists" / fname).read_text())
         for raw in doc["globals"]:
             e = AllowEntry.model_validate(raw)
+            if e.kind is not None:  # object-level entries: needed by the real-library corpus (test_realworld)
+                continue
             base = e.module.removesuffix(".**")
             probe = "Probe" if e.name == "*" else e.name
             judged = GlobalsPolicy((e,), Severity.HIGH).judge(base, probe)

@@ -29,7 +29,7 @@ HEAD_BYTES = 4096
 R_NPY_OBJECT = rule(
     "MLG-NPY-OBJECT",
     "NumPy file holds an object array (a pickle)",
-    Severity.MEDIUM,
+    Severity.INFO,  # the embedded pickle is judged like any other: its globals decide the verdict
     "Object arrays need np.load(allow_pickle=True), which unpickles; the embedded pickle was analysed. "
     "Store numeric arrays or safetensors instead.",
     ("https://numpy.org/doc/stable/reference/generated/numpy.load.html",),
@@ -184,9 +184,6 @@ def _analyze_sniffed(blob: Blob, ctx: ScanContext) -> None:
 
 
 def _unknown(blob: Blob, ctx: ScanContext, kind: str) -> None:
-    if kind == "lz4":
-        ctx.unsupported(FILE_UNSUPPORTED, "lz4-compressed content cannot be decompressed by the scanner")
-        return
     # (the pickle check already ran in analyze_blob)
     ext = blob.suffix_hint
     if ext in (".pyc", ".pyo"):
@@ -484,6 +481,7 @@ _HANDLERS: dict[str, Any] = {
     "bz2": _h_compressed("bz2"),
     "xz": _h_compressed("xz"),
     "zstd": _h_compressed("zstd"),
+    "lz4": _h_compressed("lz4"),
     "zlib": _h_compressed("zlib"),
     "lzma": _h_lzma_or_pickle,
     "7z": _h_7z,

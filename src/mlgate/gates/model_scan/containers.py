@@ -170,11 +170,15 @@ def _decompressor(kind: str) -> Any:
         from backports import zstd
 
         return zstd.ZstdDecompressor()
+    if kind == "lz4":  # joblib.dump(compress="lz4"): LZ4 frames (same streaming API as bz2/lzma)
+        import lz4.frame
+
+        return lz4.frame.LZ4FrameDecompressor()
     raise ValueError(kind)
 
 
 def _unused(d: Any) -> bytes:
-    return bytes(getattr(d, "unused_data", b""))
+    return bytes(getattr(d, "unused_data", b"") or b"")  # lz4 reports None before the end
 
 
 def drain_decompress(
@@ -211,7 +215,7 @@ def drain_decompress(
                         _check_ratio(ctx, spool.size, consumed, name)
                     if d.eof:
                         extra = _unused(d) + feed
-                        if extra.strip(b"\x00") and kind in ("gzip", "bz2", "xz", "lzma", "zstd"):
+                        if extra.strip(b"\x00") and kind in ("gzip", "bz2", "xz", "lzma", "zstd", "lz4"):
                             d = _decompressor(kind)
                             feed = extra
                             continue

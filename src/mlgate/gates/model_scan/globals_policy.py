@@ -145,6 +145,44 @@ DANGEROUS_MODULES: dict[str, str] = {
     "wsgiref": "network",
     "venv": "creates environments",
     "ensurepip": "installs packages",
+    # Library objects that are I/O or process machinery, not model state (reviewed when the generated
+    # allowlists were built: `mlgate allowlist build` never imports these modules).
+    "joblib.memory": "joblib.Memory caches calls on disk",
+    "joblib.parallel": "joblib.Parallel runs functions in worker processes",
+    "joblib._parallel_backends": "process/thread pool backends",
+    "joblib._store_backends": "on-disk cache store",
+    "joblib.pool": "process pools",
+    "joblib.executor": "process executors",
+    "joblib._dask": "distributed execution",
+    "joblib._memmapping_reducer": "memory-maps temporary files",
+    "joblib.externals": "vendored loky/cloudpickle (processes, code pickling)",
+    "xgboost.tracker": "opens sockets (Rabit tracker)",
+    "xgboost.dask": "distributed execution",
+    "xgboost.collective": "distributed communication",
+    "xgboost.rabit": "distributed communication",
+    "xgboost.compat": "LazyLoader imports modules on attribute access",
+    "pandas.io": "readers and writers of files, URLs, clipboards and databases",
+    "numpy.lib._datasource": "opens files and URLs",
+    "numpy._pytesttester": "runs pytest",
+    "numpy.core._internal": "ctypes helpers",
+    "numpy._core._internal": "ctypes helpers",
+    "torch.distributed": "network communication and RPC",
+    "torch.multiprocessing": "spawns processes",
+    "torch.utils.data": "DataLoader workers spawn processes and run user code",
+    "torch.utils.tensorboard": "writes event files",
+    "torch.utils.checkpoint": "re-runs functions",
+    "torch.utils.hooks": "holds callables run on forward/backward",
+    "torch.testing": "test helpers",
+    "torch.onnx": "export machinery",
+    "torch.export": "program capture and execution",
+    "torch.fx": "graph code generation (GraphModule compiles Python source)",
+    "torch.compiler": "compiles code",
+    "torch.library": "registers operators",
+    "torch.ops": "operator namespaces resolve any registered operator",
+    "transformers.utils.hub": "downloads files",
+    "transformers.dynamic_module_utils": "imports remote code",
+    "lightning.pytorch.loggers": "loggers write files and talk to services",
+    "lightning.fabric.loggers": "loggers write files",
     "zipfile": "file system",
     "tarfile": "file system",
     "fileinput": "file system",
@@ -188,6 +226,7 @@ DANGEROUS_NAMES: dict[tuple[str, str], str] = {
     ("torch.serialization", "load"): "nested torch.load unpickles",
     ("torch.serialization", "_load"): "nested torch.load unpickles",
     ("torch.serialization", "_legacy_load"): "nested torch.load unpickles",
+    ("torch.storage", "_load_from_bytes"): "torch.load(weights_only=False) of its byte argument (nested file)",
     ("torch", "from_file"): "reads files",
     ("torch", "save"): "writes files",
     ("numpy", "load"): "numpy.load(allow_pickle=True) nests a pickle",
@@ -202,6 +241,31 @@ DANGEROUS_NAMES: dict[tuple[str, str], str] = {
     ("pandas.io.pickle", "read_pickle"): "nested unpickling",
     ("collections", "namedtuple"): "namedtuple() evaluates source code",
 }
+
+
+# Names inside a denied module that are plain values, admitted only when the allowlist also names
+# them exactly (reviewed here, in code, because the denylist otherwise always wins).
+SAFE_IN_DENIED_MODULE: dict[tuple[str, str], str] = {
+    ("uuid", "UUID"): "uuid.UUID only stores an int (its __setstate__ sets int and is_safe)",
+    ("uuid", "SafeUUID"): "enum value stored in a UUID's state",
+}
+
+# Usages recorded by the pickle machine: how the stream used a global.
+CALLING_USAGES = frozenset({"call"})  # REDUCE / INST / OBJ: called with arguments
+CONSTRUCTING_USAGES = frozenset({"new"})  # NEWOBJ / NEWOBJ_EX: cls.__new__(cls, *args), then BUILD
+
+
+def usage_problem(entry: AllowEntry, usages: frozenset[str]) -> str | None:
+    """Why an allowlisted object may not be used this way, or None. Entries without ``kind`` keep
+    the historical meaning (any use)."""
+    if entry.kind is None or entry.kind == "function":
+        return None
+    if entry.kind == "value" and usages & (CALLING_USAGES | CONSTRUCTING_USAGES):
+        return "allowlisted as a value (a reference), but the pickle calls it"
+    if entry.kind == "class" and usages & CALLING_USAGES and not entry.called:
+        return ("allowlisted as a class that is only constructed (NEWOBJ/BUILD), but the pickle calls it with "
+                "arguments (REDUCE)")
+    return None
 
 
 class GlobalStatus(str, Enum):
@@ -225,6 +289,8 @@ def normalise_module(module: str) -> str:
 
 
 def _dangerous(module: str, name: str) -> str | None:
+    if (module, name) in SAFE_IN_DENIED_MODULE:
+        return None  # still needs an exact allowlist entry: see GlobalsPolicy.judge
     parts = module.split(".")
     for i in range(len(parts), 0, -1):
         prefix = ".".join(parts[:i])
@@ -247,28 +313,46 @@ class GlobalsPolicy:
     def __init__(self, allow: tuple[AllowEntry, ...], unknown_severity: Severity) -> None:
         self.allow = allow
         self.unknown_severity = unknown_severity
-        self._cache: dict[tuple[str, str], GlobalJudgement] = {}
+        self._exact: dict[tuple[str, str], AllowEntry] = {}
+        self._patterns: list[AllowEntry] = []
+        for e in allow:
+            if e.name == "*" or e.module.endswith(".**"):
+                self._patterns.append(e)
+            else:
+                self._exact.setdefault((e.module, e.name), e)
+        self._cache: dict[tuple[str, str, frozenset[str]], GlobalJudgement] = {}
 
     @classmethod
     def from_policy(cls, policy: Policy, checkpoint: str | None) -> GlobalsPolicy:
         return cls(policy.allow_entries, policy.blocking(checkpoint).unknown_globals)
 
-    def judge(self, module: str, name: str) -> GlobalJudgement:
-        key = (module, name)
+    def entry_for(self, module: str, name: str) -> AllowEntry | None:
+        """The allowlist entry for a (Python 3) name: exact entries first, then patterns. A name
+        inside a denied module is admitted only by an exact entry (SAFE_IN_DENIED_MODULE)."""
+        hit = self._exact.get((module, name))
+        if hit is not None:
+            return hit
+        if (module, name) in SAFE_IN_DENIED_MODULE:
+            return None
+        return next((e for e in self._patterns if e.matches(module, name)), None)
+
+    def judge(self, module: str, name: str, usages: frozenset[str] = frozenset()) -> GlobalJudgement:
+        key = (module, name, usages)
         hit = self._cache.get(key)
         if hit is not None:
             return hit
         mod = normalise_module(module)
         why = _dangerous(mod, name)
+        entry = self.entry_for(mod, name)
         if why is not None:
             j = GlobalJudgement(GlobalStatus.DANGEROUS, mod, name, Severity.CRITICAL, why)
+        elif entry is not None and (problem := usage_problem(entry, usages)) is not None:
+            j = GlobalJudgement(GlobalStatus.UNKNOWN, mod, name, self.unknown_severity, problem, entry)
+        elif entry is not None:
+            j = GlobalJudgement(GlobalStatus.ALLOWED, mod, name, Severity.INFO, entry.reason, entry)
         else:
-            entry = next((e for e in self.allow if e.matches(mod, name)), None)
-            if entry is not None:
-                j = GlobalJudgement(GlobalStatus.ALLOWED, mod, name, Severity.INFO, entry.reason, entry)
-            else:
-                j = GlobalJudgement(
-                    GlobalStatus.UNKNOWN, mod, name, self.unknown_severity, "not on the policy's allowlist"
-                )
+            j = GlobalJudgement(
+                GlobalStatus.UNKNOWN, mod, name, self.unknown_severity, "not on the policy's allowlist"
+            )
         self._cache[key] = j
         return j

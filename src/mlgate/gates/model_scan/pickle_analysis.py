@@ -4,14 +4,18 @@ PyTorch files, payloads after a benign pickle), nested byte strings, joblib buff
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mlgate.gates.model_scan.blob import Blob
 from mlgate.gates.model_scan.context import ScanContext
-from mlgate.gates.model_scan.globals_policy import GlobalStatus
+from mlgate.gates.model_scan.globals_policy import GlobalStatus, normalise_module
 from mlgate.gates.model_scan.pickle_vm import (
+    BigBytes,
     Budget,
+    Call,
     GlobalRef,
+    Persistent,
     PickleMachine,
     PickleResult,
 )
@@ -112,6 +116,164 @@ def budget_for(ctx: ScanContext) -> Budget:
     return Budget(lim.max_pickle_ops, lim.max_memo, lim.max_pickle_values, ctx.deadline)
 
 
+# Call sites judged by what they are called with, not by their name alone (see _explain).
+PARTIAL = ("functools", "partial")
+GETATTR = ("builtins", "getattr")
+LOAD_FROM_BYTES = ("torch.storage", "_load_from_bytes")
+_LITERALS = (type(None), bool, int, float, complex, str, bytes)
+
+
+@dataclass
+class _Explained:
+    """Globals whose every call site was judged on its arguments, and the indirect calls (calls of a
+    call's result) that those judgements account for."""
+
+    globals: dict[tuple[str, str], str]  # (module, name) -> why it is data here
+    indirect_offsets: set[int]
+
+
+def _is_data(v: Any, depth: int = 0) -> bool:
+    """Literal data: constants, containers of data, skipped byte strings, tensors (persistent ids),
+    references to globals (judged on their own) and objects rebuilt by a global (judged on their
+    own). Not data: the result of calling a call's result, or values the machine cannot see."""
+    if depth > 32:
+        return False
+    if isinstance(v, (_LITERALS, BigBytes, Persistent, GlobalRef)):
+        return True
+    if isinstance(v, (tuple, list)):
+        return all(_is_data(x, depth + 1) for x in v)
+    if isinstance(v, dict):
+        return all(_is_data(k, depth + 1) and _is_data(x, depth + 1) for k, x in v.items())
+    if isinstance(v, Call):
+        return isinstance(v.func, GlobalRef) and _is_data(v.args, depth + 1)
+    return False
+
+
+def _is_class_entry(ctx: ScanContext, ref: Any) -> bool:
+    if not isinstance(ref, GlobalRef):
+        return False
+    j = ctx.globals_policy.judge(ref.module, ref.name, frozenset({"new"}))
+    if j.status is not GlobalStatus.ALLOWED or j.entry is None:
+        return False
+    if j.entry.kind is not None:
+        return j.entry.kind == "class"
+    last = ref.name.split(".")[-1]
+    return last[:1].isupper()
+
+
+def _explain(res: PickleResult, ctx: ScanContext, nested_starts: set[int]) -> _Explained:
+    """Judge the call sites of functools.partial, builtins.getattr and torch.storage._load_from_bytes
+    on their arguments. A global is explained only when *every* one of its references is a call site
+    the machine recorded and each call site is benign:
+
+    * ``functools.partial(C, *literals, **literals)`` where C is an allowlisted class (and the BUILD
+      state names the same C): a value, like a class reference with its arguments (Lightning hparams,
+      scikit-learn's HistGradientBoosting with categorical features);
+    * ``getattr(C, 'attr')`` where C is a global and ``C.attr`` is itself on the allowlist for the way
+      the result is used (tz-aware pandas pickles ``getattr(zoneinfo.ZoneInfo, '_unpickle')(key, 1)``);
+    * ``torch.storage._load_from_bytes(b)`` where ``b`` is a byte string the scanner analyses as a
+      nested file (``pickle.dumps(tensor)``): its findings are reported like any other file's.
+    Anything else keeps the global's own judgement (dangerous)."""
+    out = _Explained({}, set())
+    if res.calls_overflow:
+        return out
+    refs: dict[tuple[str, str], list[GlobalRef]] = defaultdict(list)
+    for g in res.globals:
+        if (normalise_module(g.module), g.name) in (PARTIAL, GETATTR, LOAD_FROM_BYTES):
+            refs[(normalise_module(g.module), g.name)].append(g)
+    if not refs:
+        return out
+    sites: dict[int, list[Call]] = defaultdict(list)  # id(GlobalRef) -> calls of it
+    callers: dict[int, list[Call]] = defaultdict(list)  # id(Call) -> calls of its result
+    for c in res.calls:
+        if isinstance(c.func, GlobalRef):
+            sites[id(c.func)].append(c)
+        elif isinstance(c.func, Call):
+            callers[id(c.func)].append(c)
+    for key, grefs in refs.items():
+        why: str | None = None
+        indirect: set[int] = set()
+        ok = True
+        for g in grefs:
+            calls = sites.get(id(g), [])
+            if g.usages != {"call"} or not calls:
+                ok = False
+                break
+            for c in calls:
+                if key == PARTIAL:
+                    ok = _benign_partial(c, ctx) and not callers.get(id(c))
+                    why = "functools.partial of an allowlisted class or callable with literal arguments"
+                elif key == GETATTR:
+                    target = _getattr_target(c, ctx, callers.get(id(c), []))
+                    ok = target is not None
+                    if ok:
+                        indirect.update(x.offset for x in callers.get(id(c), []))
+                        why = f"getattr resolves to allowlisted {target}"
+                else:
+                    arg = c.args[0] if isinstance(c.args, tuple) and len(c.args) == 1 else None
+                    ok = isinstance(arg, BigBytes) and arg.start in nested_starts and not callers.get(id(c))
+                    why = "nested torch file in a byte string, analysed as a file of its own"
+                if not ok:
+                    break
+            if not ok:
+                break
+        if ok and why is not None:
+            for g in grefs:  # under the spelling the stream used (protocol <= 2: __builtin__)
+                out.globals[(g.module, g.name)] = why
+            out.indirect_offsets |= indirect
+    return out
+
+
+def _callable_target(ctx: ScanContext, ref: Any) -> bool:
+    """May the pickle call this global with arguments (an allowlisted reconstructor or validator)?"""
+    if not isinstance(ref, GlobalRef):
+        return False
+    return ctx.globals_policy.judge(ref.module, ref.name, frozenset({"call"})).status is GlobalStatus.ALLOWED
+
+
+def _benign_partial(c: Call, ctx: ScanContext) -> bool:
+    """partial(C, literals) of an allowlisted class is data; partial(f, ...) of anything else is a
+    call of f, benign only when f may be called with arguments (its own allowlist entry says so)."""
+    args = c.args
+    if not (isinstance(args, tuple) and args and _is_data(args[1:])):
+        return False
+    func = args[0]
+    if not (_is_class_entry(ctx, func) or _callable_target(ctx, func)):
+        return False
+    st = c.state
+    if st is None:
+        return True
+    if not (isinstance(st, tuple) and len(st) == 4):
+        return False
+    f2, a2, kw, d = st
+    same = f2 is func or (isinstance(f2, GlobalRef) and (f2.module, f2.name) == (func.module, func.name))
+    return (
+        same
+        and isinstance(a2, tuple)
+        and (kw is None or isinstance(kw, dict))
+        and (d is None or isinstance(d, dict))
+        and _is_data(a2)
+        and _is_data(kw)
+        and _is_data(d)
+    )
+
+
+def _getattr_target(c: Call, ctx: ScanContext, called_by: list[Call]) -> str | None:
+    args = c.args
+    if not (isinstance(args, tuple) and len(args) == 2 and isinstance(args[0], GlobalRef)):
+        return None
+    owner, attr = args
+    if not (isinstance(attr, str) and attr.isidentifier() and not attr.startswith("__")):
+        return None
+    usages = frozenset({"call"}) if called_by else frozenset({"arg"})
+    j = ctx.globals_policy.judge(owner.module, f"{owner.name}.{attr}", usages)
+    if j.status is not GlobalStatus.ALLOWED:
+        return None
+    if not all(_is_data(x.args) for x in called_by):
+        return None
+    return f"{j.module}.{owner.name}.{attr}"
+
+
 def report_pickle(
     res: PickleResult, blob: Blob, ctx: ScanContext, label: str, nested_cb: Callable[[Blob], None] | None = None
 ) -> None:
@@ -119,10 +281,19 @@ def report_pickle(
     by_name: dict[tuple[str, str], list[GlobalRef]] = defaultdict(list)
     for g in res.globals:
         by_name[(g.module, g.name)].append(g)
+    nested_starts = (
+        {int(ev.data["start"]) for ev in res.events if ev.kind == "nested-bytes"} if nested_cb is not None else set()
+    )
+    explained = _explain(res, ctx, nested_starts)
     allowed: list[str] = []
     for (module, name), refs in by_name.items():
-        j = ctx.globals_policy.judge(module, name)
-        usages = sorted({u for g in refs for u in g.usages}) or ["ref"]
+        usage_set = frozenset(u for g in refs for u in g.usages)
+        if (module, name) in explained.globals:
+            allowed.append(f"{module}.{name}")
+            ctx.details.setdefault("explained_calls", {})[f"{module}.{name}"] = explained.globals[(module, name)]
+            continue
+        j = ctx.globals_policy.judge(module, name, usage_set)
+        usages = sorted(usage_set) or ["ref"]
         details = {
             "global": f"{j.module}.{name}",
             "usages": usages,
@@ -153,6 +324,8 @@ def report_pickle(
             if a not in ctx.details["allowed_globals"] and len(ctx.details["allowed_globals"]) < 200:
                 ctx.details["allowed_globals"].append(a)
     for ev in res.events:
+        if ev.kind == "indirect-call" and ev.offset in explained.indirect_offsets:
+            continue
         if ev.kind == "dynamic-global":
             ctx.issue(R_DYNAMIC, f"{label}: {ev.message} ({ev.data})", offset=ev.offset)
         elif ev.kind == "ext":

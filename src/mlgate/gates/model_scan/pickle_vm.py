@@ -36,6 +36,7 @@ LINE_KEEP = 64 * 1024  # longer lines are read to their end, but only this much 
 HEAD = 64
 MAX_ITEMS = 4096
 MAX_STR = 4096
+MAX_CALLS = 1 << 18
 
 CODE_OPS = frozenset(b"c\x93io\x81\x92Rb\x82\x83\x84")  # ops that import or call
 
@@ -120,6 +121,8 @@ class PickleResult:
     events: list[Event] = field(default_factory=list)
     persistent_ids: list[Any] = field(default_factory=list)
     nested: list[PickleResult] = field(default_factory=list)
+    calls: list[Call] = field(default_factory=list)  # call sites (REDUCE/NEWOBJ/INST/OBJ), in order
+    calls_overflow: bool = False  # more than MAX_CALLS call sites: ``calls`` is incomplete
     value: Any = None  # the symbolic result (top of stack at STOP)
 
 
@@ -608,6 +611,13 @@ class PickleMachine:
             else:
                 raise PickleFormatError(op_off, f"SETITEM(S) on {type(container).__name__}")
 
+        def record(call: Call) -> Call:
+            if len(res.calls) < MAX_CALLS:
+                res.calls.append(call)
+            else:
+                res.calls_overflow = True
+            return call
+
         def freeze(items: list[Any]) -> tuple[Any, ...]:
             return tuple(items[:MAX_ITEMS])
 
@@ -713,7 +723,7 @@ class PickleMachine:
                 args = freeze(pop_mark())
                 use(g, "call")
                 mark_args(args)
-                stack.append(Call(g, args, op_off, "inst"))
+                stack.append(record(Call(g, args, op_off, "inst")))
             elif c == "o":  # OBJ
                 items = pop_mark()
                 if not items:
@@ -722,7 +732,7 @@ class PickleMachine:
                 self._check_callable(cls, res, op_off, "OBJ")
                 use(cls, "call")
                 mark_args(args)
-                stack.append(Call(cls, args, op_off, "obj"))
+                stack.append(record(Call(cls, args, op_off, "obj")))
             elif c == "R":  # REDUCE (pickle._Unpickler accepts any iterable as the arguments)
                 args = pop()
                 func = pop()
@@ -731,7 +741,7 @@ class PickleMachine:
                 self._check_callable(func, res, op_off, "REDUCE")
                 use(func, "call")
                 mark_args(args)
-                stack.append(Call(func, args, op_off, "reduce"))
+                stack.append(record(Call(func, args, op_off, "reduce")))
             elif c == "\x81":  # NEWOBJ
                 args = pop()
                 cls = pop()
@@ -740,7 +750,7 @@ class PickleMachine:
                 self._check_callable(cls, res, op_off, "NEWOBJ")
                 use(cls, "new")
                 mark_args(args)
-                stack.append(Call(cls, args, op_off, "newobj"))
+                stack.append(record(Call(cls, args, op_off, "newobj")))
             elif c == "\x92":  # NEWOBJ_EX
                 kwargs = pop()
                 args = pop()
@@ -749,7 +759,7 @@ class PickleMachine:
                 use(cls, "new")
                 mark_args(args)
                 mark_args(kwargs)
-                stack.append(Call(cls, args, op_off, "newobj"))
+                stack.append(record(Call(cls, args, op_off, "newobj")))
             elif c == "b":  # BUILD
                 state = pop()
                 obj = top()

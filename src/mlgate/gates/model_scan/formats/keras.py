@@ -465,6 +465,8 @@ class _Hdf5Walk:
             self.attrs += 1
             try:
                 aid = obj.attrs.get_id(an)
+                if aid.shape is not None and 0 in aid.shape:
+                    continue  # a zero-length array holds no bytes (Keras writes weight_names=[] this way)
                 if aid.get_storage_size() > max_bytes:
                     self.ctx.limit(f"HDF5 attribute {path}@{an} is larger than {max_bytes} bytes; not checked")
                     continue
