@@ -450,16 +450,7 @@ def _h_text(blob: Blob, ctx: ScanContext, head: bytes) -> None:
             ctx.covered("json", base)
             return
     if base in YAML_NAMES or ext in (".yaml", ".yml"):
-        import yaml
-
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as e:
-            ctx.unsupported(R_TEXT_MALFORMED, f"YAML does not parse: {str(e)[:300]}")
-            return
-        if base == "MLmodel":
-            hf.check_mlflow_mlmodel(data, ctx)
-        ctx.covered("yaml", base)
+        hf.check_yaml_document(base, text, ctx)  # bounded loader, MLmodel + config targets
         return
     ctx.covered("text", f"{len(text)} characters")
 
