@@ -16,6 +16,7 @@ from typing import Any
 from mlgate.gates.model_scan import containers
 from mlgate.gates.model_scan.blob import Blob
 from mlgate.gates.model_scan.context import ScanContext
+from mlgate.gates.model_scan.formats import registry as model_formats
 from mlgate.gates.model_scan.pickle_analysis import analyze_pickle_file, looks_like_pickle_start
 from mlgate.gates.model_scan.rules import FILE_UNSUPPORTED, rule
 from mlgate.model import FindingKind, Severity
@@ -107,6 +108,9 @@ def sniff(blob: Blob, head: bytes) -> str:
         return "lzma"
     if head.startswith(MAGIC_PNG) or head.startswith(b"\xff\xd8\xff") or head.startswith(b"GIF8"):
         return "image"
+    fmt = model_formats.sniff_model_format(blob, head)  # formats/registry.py: ONNX, TF, executables, ...
+    if fmt is not None:
+        return fmt
     if containers.find_eocd(blob) is not None:
         return "zip"
     if _is_text(head):
@@ -133,7 +137,9 @@ def analyze_blob(blob: Blob, ctx: ScanContext, *, role: str | None = None) -> No
         return
     head = blob.head(HEAD_BYTES)
     kind = sniff(blob, head)
-    if role == containers.TORCH_STORAGE and kind in ("binary", "text", "safetensors", "image", "lzma", "zlib"):
+    if role == containers.TORCH_STORAGE and (
+        kind in ("binary", "text", "safetensors", "image", "lzma", "zlib") or kind in model_formats.MODEL_FORMAT_HANDLERS
+    ):
         # raw tensor bytes referenced by data.pkl: only a pickle hiding there matters
         if not analyze_pickle_file(blob, ctx, nested_cb=_nested(ctx), storage=True):
             ctx.covered("tensor-storage", f"{blob.size} bytes")
@@ -157,7 +163,7 @@ def _analyze_sniffed(blob: Blob, ctx: ScanContext) -> None:
     """Byte strings inside a pickle that start like a file: report only what would run code."""
     head = blob.head(HEAD_BYTES)
     kind = sniff(blob, head)
-    if kind == "pickle" or kind == "binary":
+    if kind == "pickle" or kind == "binary" or kind in model_formats.MODEL_FORMAT_HANDLERS:
         analyze_pickle_file(blob, ctx, nested_cb=_nested(ctx), lenient=True)
         return
     if kind in _HANDLERS and kind not in ("text", "image"):
@@ -234,6 +240,8 @@ def _h_zip(blob: Blob, ctx: ScanContext, head: bytes) -> None:
     if not head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
         # zip found by its end record only: something else sits in front (polyglot)
         analyze_pickle_file(blob, ctx, nested_cb=_nested(ctx), lenient=True)
+    if model_formats.zip_hook(blob, ctx):  # TorchScript / torch.export layouts
+        return
     containers.analyze_zip(blob, ctx, analyze_blob, on_layout=_zip_layout)
 
 
@@ -472,4 +480,5 @@ _HANDLERS: dict[str, Any] = {
     "hdf5": _h_hdf5,
     "image": _h_image,
     "text": _h_text,
+    **model_formats.MODEL_FORMAT_HANDLERS,
 }

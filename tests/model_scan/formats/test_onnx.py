@@ -1,0 +1,163 @@
+"""ONNX analysis. Benign models are written by the real ``onnx`` package (``onnx.helper`` +
+``onnx.save_model``, pinned in constraints.txt) at test time; malicious variants follow the published
+advisories (CVE-2022-25882 / CVE-2024-27318 external-data traversal) and techniques (custom-op domains,
+Python ops). Nothing is loaded with ``onnx.load`` or a runtime."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mlgate.api import scan
+from mlgate.gates.model_scan.blob import bytes_blob
+from mlgate.gates.model_scan.context import ScanContext
+from mlgate.gates.model_scan.formats.onnx import analyze_onnx, bad_location
+from mlgate.gates.model_scan.formats.registry import sniff_model_format
+from mlgate.model import Severity, Verdict
+from mlgate.policy import Policy
+
+from ._util import blocking, formats, ids, only
+
+onnx = pytest.importorskip("onnx")
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+
+def mlp(*, custom_domain: str | None = None, op: str = "Relu", with_if: bool = True, big: int = 4) -> onnx.ModelProto:
+    w = numpy_helper.from_array(np.arange(big * 4, dtype=np.float32).reshape(big, 4), "w")
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["h"]),
+             helper.make_node(op, ["h"], ["y0"], domain=custom_domain or "")]
+    if with_if:
+        then_g = helper.make_graph([helper.make_node("Identity", ["y0"], ["t"])], "then", [],
+                                   [helper.make_tensor_value_info("t", TensorProto.FLOAT, None)])
+        else_g = helper.make_graph([helper.make_node("Neg", ["y0"], ["e"])], "else", [],
+                                   [helper.make_tensor_value_info("e", TensorProto.FLOAT, None)])
+        nodes.append(helper.make_node("Constant", [], ["c"], value=helper.make_tensor("cv", TensorProto.BOOL, [], [True])))
+        nodes.append(helper.make_node("If", ["c"], ["y"], then_branch=then_g, else_branch=else_g))
+    else:
+        nodes.append(helper.make_node("Identity", ["y0"], ["y"]))
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, big])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], initializer=[w])
+    opsets = [helper.make_opsetid("", 17)]
+    if custom_domain:
+        opsets.append(helper.make_opsetid(custom_domain, 1))
+    return helper.make_model(g, opset_imports=opsets, producer_name="mlgate-tests")
+
+
+def analyze(model: onnx.ModelProto, ctx: ScanContext) -> None:
+    analyze_onnx(bytes_blob("model.onnx", model.SerializeToString()), ctx)
+
+
+def test_benign_model_with_nested_graph(ctx: ScanContext) -> None:
+    analyze(mlp(), ctx)
+    assert ctx.findings == []
+    assert "onnx" in formats(ctx)
+    assert ctx.details["onnx"]["graphs"] == 3  # main + then + else
+    assert ctx.details["onnx"]["nodes"] == 6
+
+
+def test_benign_external_data_written_by_onnx_passes_the_gate(tmp_path: Path, default_policy: Policy) -> None:
+    d = tmp_path / "m"
+    d.mkdir()
+    onnx.save_model(mlp(big=64), str(d / "model.onnx"), save_as_external_data=True, all_tensors_to_one_file=True,
+                    location="model.onnx.data", size_threshold=0)
+    assert (d / "model.onnx.data").exists()
+    r = scan(d, policy=default_policy)
+    onnx_subject = next(s for s in r.subjects if s.subject.endswith("model.onnx"))
+    assert onnx_subject.verdict is Verdict.PASS, onnx_subject.findings
+    assert not onnx_subject.findings
+    # The external data file has no header: nothing in its bytes says what it is, and the per-file walk
+    # does not yet pair it with the model that names it. It stays not-pass (never pass by its name).
+    data_subject = next(s for s in r.subjects if s.subject.endswith(".data"))
+    assert data_subject.verdict is not Verdict.PASS
+
+
+@pytest.mark.parametrize("location", ["../../etc/passwd", "/etc/passwd", "sub/../../x.bin", "/dev/zero",
+                                      "..\\..\\windows\\win.ini", "C:\\Windows\\system.ini", "/proc/self/environ"])
+def test_cve_2022_25882_external_data_traversal(location: str, ctx: ScanContext) -> None:
+    """onnx.load follows external_data locations outside the model folder.
+    https://nvd.nist.gov/vuln/detail/CVE-2022-25882 (and the bypass of its fix, CVE-2024-27318)."""
+    m = mlp()
+    t = m.graph.initializer[0]
+    t.ClearField("float_data")
+    t.ClearField("raw_data")
+    t.data_location = TensorProto.EXTERNAL
+    for k, v in (("location", location), ("offset", "0"), ("length", "64")):
+        e = t.external_data.add()
+        e.key, e.value = k, v
+    analyze(m, ctx)
+    f = only(ctx, "MLG-ONNX-EXTERNAL-PATH")
+    assert f, ids(ctx)
+    assert f[0].severity is Severity.CRITICAL
+    assert any("CVE-2024-27318" in ref for ref in f[0].references)
+
+
+def test_bad_location_cases() -> None:
+    assert bad_location("weights/model.bin") is None
+    assert bad_location("./model.onnx.data") is None
+    for bad in ("", "..", "a/../../b", "/abs", "~/x", "\\\\.\\PhysicalDrive0", "nul", "COM1"):
+        assert bad_location(bad) is not None, bad
+
+
+def test_custom_domain_blocks(ctx: ScanContext) -> None:
+    analyze(mlp(custom_domain="com.evil.ops", op="Backdoor"), ctx)
+    f = only(ctx, "MLG-ONNX-CUSTOM-OP")
+    assert f, ids(ctx)
+    assert f[0].details["domain"] == "com.evil.ops"
+    assert blocking(ctx)
+
+
+def test_python_op_is_critical(ctx: ScanContext) -> None:
+    analyze(mlp(custom_domain="ai.onnx.contrib", op="PyOp"), ctx)
+    assert only(ctx, "MLG-ONNX-PYTHON-OP")[0].severity is Severity.CRITICAL
+
+
+def test_custom_op_inside_nested_graph_is_found(ctx: ScanContext) -> None:
+    m = mlp()
+    if_node = m.graph.node[-1]
+    body = if_node.attribute[0].g
+    body.node.append(helper.make_node("Steal", ["y0"], ["z"], domain="evil"))
+    analyze(m, ctx)
+    assert only(ctx, "MLG-ONNX-CUSTOM-OP"), ids(ctx)
+
+
+def test_local_function_domain_is_allowed(ctx: ScanContext) -> None:
+    fn = helper.make_function("local.fns", "MyRelu", ["a"], ["b"], [helper.make_node("Relu", ["a"], ["b"])],
+                              [helper.make_opsetid("", 17)])
+    m = mlp(custom_domain="local.fns", op="MyRelu")
+    m.functions.append(fn)
+    analyze(m, ctx)
+    assert ctx.findings == []
+
+
+def test_oversized_tensor_dims(ctx: ScanContext) -> None:
+    m = mlp()
+    t = m.graph.initializer[0]
+    del t.dims[:]
+    t.dims.extend([1 << 30, 1 << 30, 1 << 10])
+    analyze(m, ctx)
+    assert only(ctx, "MLG-ONNX-TENSOR"), ids(ctx)
+
+
+def test_truncated_model_is_malformed(ctx: ScanContext) -> None:
+    raw = mlp().SerializeToString()
+    analyze_onnx(bytes_blob("m.onnx", raw[:-7]), ctx)
+    assert ids(ctx) == ["MLG-ONNX-MALFORMED"]
+
+
+def test_small_utf8_onnx_is_not_text(tmp_path: Path, default_policy: Policy) -> None:
+    """Issue 10: small ONNX files whose bytes are valid UTF-8 were sniffed as text and passed."""
+    m = mlp(custom_domain="evil", op="X", with_if=False, big=1)
+    m.graph.ClearField("initializer")
+    raw = m.SerializeToString()
+    raw.decode("utf-8")  # the premise: the whole file is valid UTF-8
+    # graph first, ir_version last: a field order protobuf accepts and the quick sniff does not expect
+    reordered = bytes(raw[raw.index(b"\x3a"):]) + bytes(raw[: raw.index(b"\x3a")])
+    for data in (raw, reordered):
+        assert sniff_model_format(bytes_blob("x", data), data[:4096]) == "onnx"
+        p = tmp_path / "model.onnx"
+        p.write_bytes(data)
+        r = scan(p, policy=default_policy)
+        assert r.verdict is Verdict.FAIL
+        assert any(f.id == "MLG-ONNX-CUSTOM-OP" for s in r.subjects for f in s.findings)
