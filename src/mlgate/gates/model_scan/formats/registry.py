@@ -77,6 +77,10 @@ def _protobuf_by_walk(blob: Blob, head: bytes) -> str | None:
         if seen is not None and 2 in seen:
             return "tf-savedmodel"
         f.seek(0)
+        seen = top_level_fields(f, blob.size, tensorflow.FINGERPRINT_FIELDS)
+        if seen is not None and len(seen & {1, 2, 3, 4, 5}) >= 3:
+            return "tf-fingerprint"
+        f.seek(0)
         seen = top_level_fields(f, blob.size, tensorflow.GRAPHDEF_FIELDS)
         if seen is not None and 1 in seen and tensorflow.first_node_is_nodedef(f, blob.size):
             return "tf-graphdef"
@@ -115,6 +119,7 @@ MODEL_FORMAT_HANDLERS: dict[str, Handler] = {
     "tf-keras-metadata": _with_pickle_check(lambda b, c, h: tensorflow.analyze_keras_metadata(b, c)),
     "tf-checkpoint-index": _with_pickle_check(lambda b, c, h: tensorflow.analyze_tf_index(b, c)),
     "tf-checkpoint-data": _with_pickle_check(_tf_data),
+    "tf-fingerprint": _with_pickle_check(lambda b, c, h: c.covered("tf-fingerprint", "hashes and versions only")),
     "flax-msgpack": _with_pickle_check(lambda b, c, h: serving.analyze_flax_msgpack(b, c)),
     "executorch": _with_pickle_check(_unfinished(
         "ExecuTorch .pte", "the flatbuffer program (delegates, operator names) is not validated yet")),

@@ -103,6 +103,8 @@ TF_OPS_ALLOWED = frozenset(["Abs", "Acos", "Acosh", "Add", "AddN", "AddV2", "All
 
 PATHLIKE = re.compile(rb"(^|[^A-Za-z0-9_])(/(etc|home|root|tmp|var|usr|proc|dev|sys|opt|mnt|Users)/|\.\./|~/|[A-Za-z]:\\)")
 SAVED_MODEL_FIELDS = {1: VARINT, 2: LEN}
+# fingerprint.pb (FingerprintDef): five uint64 hashes, a VersionDef and a UUID string; no code.
+FINGERPRINT_FIELDS = {1: VARINT, 2: VARINT, 3: VARINT, 4: VARINT, 5: VARINT, 6: LEN, 7: LEN}
 GRAPHDEF_FIELDS = {1: LEN, 2: LEN, 3: VARINT, 4: LEN}
 MAX_NODES = 5_000_000
 MAX_FUNC_DEPTH = 16
