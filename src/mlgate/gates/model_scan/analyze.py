@@ -460,6 +460,8 @@ def _h_text(blob: Blob, ctx: ScanContext, head: bytes) -> None:
     if base in YAML_NAMES or ext in (".yaml", ".yml"):
         hf.check_yaml_document(base, text, ctx)  # bounded loader, MLmodel + config targets
         return
+    if base == "requirements.txt":
+        hf.check_requirements_file(base, text, ctx)  # loader advisories (formats/advisories.py)
     ctx.covered("text", f"{len(text)} characters")
 
 

@@ -25,7 +25,7 @@ import re
 from typing import Any
 
 from mlgate.gates.model_scan.context import BudgetExceeded, ScanContext
-from mlgate.gates.model_scan.formats import safeyaml
+from mlgate.gates.model_scan.formats import advisories, safeyaml
 from mlgate.gates.model_scan.formats.configs import check_config_document
 from mlgate.gates.model_scan.formats.templates import check_jinja_template
 from mlgate.gates.model_scan.rules import rule
@@ -262,6 +262,8 @@ def check_json_document(name: str, data: Any, ctx: ScanContext) -> None:
         if base == "adapter_config.json":
             _check_adapter_config(name, data, ctx)
     check_config_document(name, data, ctx)
+    if isinstance(data, dict) and base == "config.json" and isinstance(data.get("transformers_version"), str):
+        advisories.check_pins(name, [("transformers", data["transformers_version"], 0)], ctx, declared=False)
     ctx.covered("hf-json", name)
 
 
@@ -283,6 +285,11 @@ def parse_yaml_document(name: str, text: str, ctx: ScanContext) -> tuple[bool, A
     return False, None
 
 
+def check_requirements_file(name: str, text: str, ctx: ScanContext) -> None:
+    """``requirements.txt`` of an MLflow model (what the serving environment installs)."""
+    advisories.check_pins(name, advisories.requirements_pins(text), ctx, declared=True)
+
+
 def check_yaml_document(name: str, text: str, ctx: ScanContext) -> None:
     """A YAML file of a model folder: ``MLmodel``, ``conda.yaml``, ``python_env.yaml``, Hydra/NeMo/
     Lightning configs. Parsed with the bounded loader, then judged for code references."""
@@ -292,6 +299,9 @@ def check_yaml_document(name: str, text: str, ctx: ScanContext) -> None:
     base = name.rsplit("/", 1)[-1]
     if base == "MLmodel":
         check_mlflow_mlmodel(data, ctx)
+        advisories.check_pins(name, advisories.mlmodel_pins(data), ctx, declared=True)
+    elif base == "conda.yaml":
+        advisories.check_pins(name, advisories.conda_pins(data), ctx, declared=True)
     check_config_document(name, data, ctx)
     ctx.covered("yaml", name)
 
