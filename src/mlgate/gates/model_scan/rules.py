@@ -28,6 +28,7 @@ RULES: dict[str, Rule] = {}
 CWE_BY_PREFIX: dict[str, tuple[str, ...]] = {
     "MLG-PKL-": ("CWE-502",),
     "MLG-NPY-OBJECT": ("CWE-502",),
+    "MLG-NPY-MALFORMED": ("CWE-20",),
     "MLG-SKOPS-": ("CWE-502",),
     "MLG-MODELSCAN-": ("CWE-502",),
     "MLG-KERAS-": ("CWE-94",),
