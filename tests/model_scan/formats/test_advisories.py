@@ -47,7 +47,7 @@ def test_table_schema_rejects_bad_rows(bad: dict[str, object], tmp_path: Path) -
     doc["advisories"][0].update(bad)
     p = tmp_path / "t.yaml"
     p.write_text(yaml.safe_dump(doc))
-    with pytest.raises(adv.AdvisoryTableError, match="t.yaml"):
+    with pytest.raises(adv.AdvisoryTableError, match=r"t\.yaml"):
         adv.load_table(p)
 
 

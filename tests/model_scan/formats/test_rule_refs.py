@@ -18,7 +18,7 @@ def test_every_rule_has_a_cwe_reference() -> None:
     for r in RULES.values():
         cwe, adv = weakness_ids(r.references)
         assert cwe == list(r.cwe), r.id
-        assert adv == list(r.advisories), r.id
+        assert set(r.advisories) <= set(adv), r.id  # older rules name CVEs in their URLs too
 
 
 def test_sarif_rule_tags_and_properties(tmp_path: Path, default_policy: Policy) -> None:
