@@ -21,6 +21,7 @@ default), so a team that reviews its own modeling code can lower it or waive the
 from __future__ import annotations
 
 import ast
+import hashlib
 import re
 from typing import Any
 
@@ -375,7 +376,8 @@ def check_code_file(name: str, text: str, ctx: ScanContext) -> None:
     is_python = name.endswith((".py", ".pyw", ".pyi")) or (first.startswith("#!") and "python" in first)
     kind = "python" if is_python else ("shell" if name.endswith((".sh", ".bash")) or first.startswith("#!") else "code")
     imports = [ln.strip() for ln in lines if IMPORT_LINE.match(ln)][:MAX_IMPORT_LINES] if is_python else []
-    details: dict[str, Any] = {"file": name, "kind": kind, "lines": len(lines), "imports": imports}
+    details: dict[str, Any] = {"file": name, "kind": kind, "lines": len(lines), "imports": imports,
+                               "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest()}
     if not is_python:
         details["head"] = [ln[:200] for ln in lines[:MAX_IMPORT_LINES]]
     ctx.issue(R_CUSTOM_CODE, f"{name}: {kind} code shipped with the model"
