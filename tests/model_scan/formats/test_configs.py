@@ -198,3 +198,8 @@ def test_gate_nemo_style_config_and_json(tmp_path: Path, default_policy: Policy)
     hits = {(s.subject.rsplit("/", 1)[-1], f.id) for s in r.subjects for f in s.findings if f.blocking}
     assert ("model_config.yaml", DANGEROUS) in hits, hits
     assert ("config.json", DANGEROUS) in hits, hits
+
+
+def test_json_vocabularies_are_not_read_as_omegaconf(ctx: ScanContext) -> None:
+    check_json_document("tokenizer.json", {"model": {"vocab": {"${eval:": 1, "x": 2}}}, ctx)
+    assert ctx.findings == []

@@ -177,3 +177,8 @@ def test_executorch_is_incomplete_not_pass(tmp_path: Path, default_policy: Polic
     r = scan(p, policy=default_policy)
     assert r.verdict is not Verdict.PASS
     assert any(f.id == "MLG-FILE-UNSUPPORTED" and "ExecuTorch" in f.message for s in r.subjects for f in s.findings)
+
+
+def test_bare_mz_bytes_are_not_an_executable() -> None:
+    data = b"MZ" + bytes(range(256)) * 4  # two bytes any weight file can start with
+    assert sniff_model_format(bytes_blob("weights.bin", data), data) != "executable"

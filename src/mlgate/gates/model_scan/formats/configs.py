@@ -104,7 +104,8 @@ def judge_reference(policy: GlobalsPolicy, dotted: str) -> GlobalJudgement:
     return judgements[0]
 
 
-def find_references(data: Any, ctx: ScanContext) -> tuple[list[Reference], list[tuple[str, str]], list[str]]:
+def find_references(data: Any, ctx: ScanContext, *, resolvers_too: bool = True,
+                    ) -> tuple[list[Reference], list[tuple[str, str]], list[str]]:
     """(references, malformed (where, repr), resolver uses) in a parsed document."""
     refs: list[Reference] = []
     malformed: list[tuple[str, str]] = []
@@ -121,6 +122,8 @@ def find_references(data: Any, ctx: ScanContext) -> tuple[list[Reference], list[
             ctx.limit(f"config has more than {MAX_NODES} nodes; the rest was not checked for code references")
             break
         if isinstance(node, str):
+            if not resolvers_too or "${" not in node:
+                continue
             for m in RESOLVER.finditer(node[:100_000]):
                 resolvers.append(f"{where or '.'}: ${{{m.group(1)}:...}}")
             continue
@@ -139,7 +142,7 @@ def find_references(data: Any, ctx: ScanContext) -> tuple[list[Reference], list[
                     elif key == "_target_" or isinstance(t, str):
                         malformed.append((here, repr(t)[:200]))
             for k, v in node.items():
-                if isinstance(k, str):
+                if resolvers_too and isinstance(k, str) and "${" in k:
                     for m in RESOLVER.finditer(k[:10_000]):
                         resolvers.append(f"{where or '.'}: key ${{{m.group(1)}:...}}")
                 stack.append((v, f"{where}.{k}" if where else str(k)[:200]))
@@ -149,10 +152,12 @@ def find_references(data: Any, ctx: ScanContext) -> tuple[list[Reference], list[
     return refs, malformed, resolvers
 
 
-def check_config_document(name: str, data: Any, ctx: ScanContext) -> int:
+def check_config_document(name: str, data: Any, ctx: ScanContext, *, resolvers: bool = True) -> int:
     """Judge every instantiation target of a parsed YAML/JSON document; returns how many were found.
-    Safe to call on any document: one without targets or resolvers reports nothing."""
-    refs, malformed, resolvers = find_references(data, ctx)
+    Safe to call on any document: one without targets or resolvers reports nothing. ``resolvers``:
+    also report OmegaConf interpolations (YAML configs; JSON documents such as tokenizer vocabularies
+    are not read through OmegaConf)."""
+    refs, malformed, resolvers_found = find_references(data, ctx, resolvers_too=resolvers)
     for r in refs[:MAX_REPORTED]:
         j = r.judgement
         details = {"document": name, "key": r.key, "target": r.target, "where": r.where, "reason": j.reason}
@@ -171,7 +176,7 @@ def check_config_document(name: str, data: Any, ctx: ScanContext) -> int:
                       f"({', '.join(sorted({r.target for r in bad})[:10])})", severity=worst)
     for where, rep in malformed[:MAX_REPORTED]:
         ctx.issue(R_TARGET_MALFORMED, f"{name}: {where} = {rep}", details={"document": name, "where": where})
-    for use in resolvers[:MAX_REPORTED]:
+    for use in resolvers_found[:MAX_REPORTED]:
         res = use.split("${", 1)[1].split(":", 1)[0]
         if res in SAFE_RESOLVERS:
             continue

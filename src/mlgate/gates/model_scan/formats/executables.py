@@ -29,10 +29,10 @@ def executable_kind(head: bytes) -> str | None:
     if head.startswith((b"MZqFpD", b"jartsr")):
         return "Actually Portable Executable (llamafile)"
     if head.startswith(b"MZ") and len(head) >= 0x40:
+        # a bare "MZ" is two bytes of any weight file: require the PE signature where e_lfanew points
         pe = int.from_bytes(head[0x3C:0x40], "little")
-        if pe + 4 <= len(head) and head[pe : pe + 4] == b"PE\x00\x00":
+        if 0x40 <= pe and pe + 4 <= len(head) and head[pe : pe + 4] == b"PE\x00\x00":
             return "PE"
-        return "DOS/PE (MZ header)"
     if head.startswith(MACHO):
         return "Mach-O"
     if head.startswith(b"\xca\xfe\xba\xbe") and len(head) >= 8 and 0 < int.from_bytes(head[4:8], "big") < 32:

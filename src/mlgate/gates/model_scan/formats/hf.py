@@ -262,7 +262,7 @@ def check_json_document(name: str, data: Any, ctx: ScanContext) -> None:
             _check_templates(name, data, ctx)
         if base == "adapter_config.json":
             _check_adapter_config(name, data, ctx)
-    check_config_document(name, data, ctx)
+    check_config_document(name, data, ctx, resolvers=False)
     if isinstance(data, dict) and base == "config.json" and isinstance(data.get("transformers_version"), str):
         advisories.check_pins(name, [("transformers", data["transformers_version"], 0)], ctx, declared=False)
     ctx.covered("hf-json", name)

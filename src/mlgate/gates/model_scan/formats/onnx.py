@@ -126,6 +126,7 @@ class _Walker:
         self.r = r
         self.ctx = ctx
         self.s = _State()
+        self.ticks = 0
 
     def model(self, start: int, end: int) -> int:
         ir = -1
@@ -222,7 +223,13 @@ class _Walker:
         for a_s, a_e in attrs:
             self.attribute(a_s, a_e, depth)
 
+    def tick(self) -> None:
+        self.ticks += 1
+        if not self.ticks & 4095:
+            self.ctx.check_time()
+
     def attribute(self, start: int, end: int, depth: int) -> None:
+        self.tick()
         for fno, wt, v, pos in self.r.fields(start, end):
             if fno in (6, 11) and wt == LEN:  # g, graphs: If/Loop/Scan bodies
                 self.graph(pos, pos + v, depth + 1)
@@ -235,6 +242,7 @@ class _Walker:
 
     def tensor(self, start: int, end: int) -> None:
         self.s.tensors += 1
+        self.tick()
         dims: list[int] = []
         dtype = 0
         name = ""
