@@ -31,7 +31,7 @@ def executable_kind(head: bytes) -> str | None:
     if head.startswith(b"MZ") and len(head) >= 0x40:
         # a bare "MZ" is two bytes of any weight file: require the PE signature where e_lfanew points
         pe = int.from_bytes(head[0x3C:0x40], "little")
-        if 0x40 <= pe and pe + 4 <= len(head) and head[pe : pe + 4] == b"PE\x00\x00":
+        if pe >= 0x40 and pe + 4 <= len(head) and head[pe : pe + 4] == b"PE\x00\x00":
             return "PE"
     if head.startswith(MACHO):
         return "Mach-O"
