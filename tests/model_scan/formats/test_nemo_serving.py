@@ -19,7 +19,7 @@ from mlgate.gates.model_scan.blob import bytes_blob
 from mlgate.gates.model_scan.context import ScanContext
 from mlgate.gates.model_scan.formats.registry import sniff_model_format
 from mlgate.gates.model_scan.formats.serving import analyze_flax_msgpack, analyze_openvino_xml
-from mlgate.model import Report, Verdict
+from mlgate.model import Report, Severity, Verdict
 from mlgate.policy import Policy
 
 from ._util import formats, ids
@@ -182,3 +182,41 @@ def test_executorch_is_incomplete_not_pass(tmp_path: Path, default_policy: Polic
 def test_bare_mz_bytes_are_not_an_executable() -> None:
     data = b"MZ" + bytes(range(256)) * 4  # two bytes any weight file can start with
     assert sniff_model_format(bytes_blob("weights.bin", data), data) != "executable"
+
+
+HANDLER = "from ts.torch_handler.base_handler import BaseHandler\n\n\nclass H(BaseHandler):\n    pass\n"
+
+
+def torchserve_mar(path: Path, handler: str) -> None:
+    import json
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("MAR-INF/MANIFEST.json", json.dumps({"model": {"modelName": "m", "handler": "handler.py",
+                                                                  "serializedFile": "model.pt"}}))
+        z.writestr("handler.py", handler)
+
+
+def test_torchserve_handler_blocks_unless_its_digest_is_reviewed(tmp_path: Path, make_ctx: object) -> None:
+    import hashlib
+
+    from mlgate.gates.model_scan.analyze import analyze_blob
+
+    p = tmp_path / "m.mar"
+    torchserve_mar(p, HANDLER)
+    ctx = make_ctx()  # type: ignore[operator]
+    analyze_blob(bytes_blob("m.mar", p.read_bytes()), ctx)
+    f = [x for x in ctx.findings if x.id == "MLG-HF-CUSTOM-CODE"]
+    assert f
+    assert f[0].severity is Severity.HIGH
+    digest = hashlib.sha256(HANDLER.encode()).hexdigest()
+    assert f[0].details["sha256"] == digest
+    ok = make_ctx(reviewed_code_sha256=[digest])  # type: ignore[operator]
+    analyze_blob(bytes_blob("m.mar", p.read_bytes()), ok)
+    assert [x.severity for x in ok.findings if x.id == "MLG-HF-CUSTOM-CODE"] == [Severity.INFO]
+    # a handler that runs commands still blocks, reviewed or not
+    evil = HANDLER + "import os\nos.system('id')\n"
+    torchserve_mar(p, evil)
+    bad = make_ctx(reviewed_code_sha256=[hashlib.sha256(evil.encode()).hexdigest()])  # type: ignore[operator]
+    analyze_blob(bytes_blob("m.mar", p.read_bytes()), bad)
+    assert "MLG-HF-CODE-EXEC" in ids(bad)

@@ -380,9 +380,11 @@ def check_code_file(name: str, text: str, ctx: ScanContext) -> None:
                                "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest()}
     if not is_python:
         details["head"] = [ln[:200] for ln in lines[:MAX_IMPORT_LINES]]
+    reviewed = details["sha256"] in {d.lower() for d in ctx.config.reviewed_code_sha256}
     ctx.issue(R_CUSTOM_CODE, f"{name}: {kind} code shipped with the model"
-              + (f" (imports {', '.join(_import_names(imports)[:8])})" if imports else ""),
-              severity=ctx.config.custom_code_severity, details=details)
+              + (f" (imports {', '.join(_import_names(imports)[:8])})" if imports else "")
+              + (" (reviewed digest)" if reviewed else ""),
+              severity=Severity.INFO if reviewed else ctx.config.custom_code_severity, details=details)
     if is_python:
         try:
             tree = ast.parse(text, filename=name)
