@@ -83,3 +83,21 @@ def test_sentencepiece_shape_is_not_graphdef() -> None:
     piece = b"\x0a\x03abc\x15\x00\x00\x80\x3f"
     data = (b"\x0a" + bytes([len(piece)]) + piece) * 3
     assert sniff_model_format(bytes_blob("tokenizer.model", data), data) != "tf-graphdef"
+
+
+KERAS2 = Path(__file__).with_name("data") / "keras2"
+
+
+def test_keras2_saved_model_benign_passes(default_policy: Policy) -> None:
+    """tf-keras 2.21.0 model.save(save_format="tf"): keras_metadata.pb + saved_model.pb."""
+    r = scan(KERAS2 / "benign", policy=default_policy)
+    assert r.verdict is Verdict.PASS, blocking(r)
+    assert {"keras-metadata", "tf-savedmodel"} <= {c.format for s in r.subjects for c in s.coverage}
+
+
+def test_cve_2024_3660_keras2_lambda_in_metadata_blocks(default_policy: Policy) -> None:
+    """Lambda layers carry marshalled bytecode that runs at load (no safe_mode before Keras 2.13).
+    https://nvd.nist.gov/vuln/detail/CVE-2024-3660"""
+    r = scan(KERAS2 / "lambda", policy=default_policy)
+    assert r.verdict is Verdict.FAIL
+    assert ("keras_metadata.pb", "MLG-KERAS-LAMBDA") in blocking(r)
