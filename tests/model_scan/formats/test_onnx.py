@@ -161,3 +161,75 @@ def test_small_utf8_onnx_is_not_text(tmp_path: Path, default_policy: Policy) -> 
         r = scan(p, policy=default_policy)
         assert r.verdict is Verdict.FAIL
         assert any(f.id == "MLG-ONNX-CUSTOM-OP" for s in r.subjects for f in s.findings)
+
+
+# --------------------------------------------------------------------------------------------
+# Differential: the onnx package's own protobuf parser (generated classes only, no checker, no runtime)
+# --------------------------------------------------------------------------------------------
+
+def reference_view(data: bytes) -> tuple[int, set[str], set[str]] | None:
+    """(nodes, domains, external locations) as onnx's protobuf parser reads the bytes, or None."""
+    m = onnx.ModelProto()
+    try:
+        m.ParseFromString(data)
+    except Exception:  # noqa: BLE001 - any parse failure means "the loader rejects it"
+        return None
+    nodes = 0
+    domains: set[str] = set()
+    locations: set[str] = set()
+
+    def graph(g: onnx.GraphProto) -> None:
+        nonlocal nodes
+        for t in g.initializer:
+            locations.update(e.value for e in t.external_data if e.key == "location")
+        for n in g.node:
+            nodes += 1
+            domains.add(n.domain)
+            for a in n.attribute:
+                if a.HasField("g"):
+                    graph(a.g)
+                for sub in a.graphs:
+                    graph(sub)
+
+    graph(m.graph)
+    return nodes, domains, locations
+
+
+def test_differential_against_onnx_protobuf_parser(make_ctx: object) -> None:
+    import random
+
+    rng = random.Random(1234)
+    m = mlp(custom_domain="x.y", op="Z")
+    t = m.graph.initializer[0]
+    e = t.external_data.add()
+    e.key, e.value = "location", "w.bin"
+    base = m.SerializeToString()
+    agree = rejected_by_us = 0
+    for i in range(400):
+        data = bytearray(base)
+        for _ in range(rng.randint(1, 4)):
+            op = rng.random()
+            pos = rng.randrange(len(data))
+            if op < 0.5:
+                data[pos] = rng.randrange(256)
+            elif op < 0.75:
+                del data[pos : pos + rng.randint(1, 8)]
+            else:
+                data[pos:pos] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 4)))
+        ref = reference_view(bytes(data))
+        if ref is None:
+            continue
+        ctx = make_ctx()  # type: ignore[operator]
+        analyze_onnx(bytes_blob("m.onnx", bytes(data)), ctx)
+        if "MLG-ONNX-MALFORMED" in ids(ctx):
+            rejected_by_us += 1  # fail closed: high, blocks
+            continue
+        nodes, domains, locations = ref
+        info = ctx.details["onnx"]
+        assert info["nodes"] == nodes, (i, info["nodes"], nodes)
+        assert set(info["external_data"]) == locations, i
+        custom = {f.details["domain"] for f in only(ctx, "MLG-ONNX-CUSTOM-OP")}
+        assert custom == {d for d in domains if d not in ("", "ai.onnx")}, i
+        agree += 1
+    assert agree > 25, (agree, rejected_by_us)  # the mutations leave enough loadable models to compare
+    assert rejected_by_us < agree, (agree, rejected_by_us)
