@@ -176,6 +176,12 @@ def test_python_tags_are_code(tag: str, ctx: ScanContext) -> None:
     assert ids(ctx) == ["MLG-YAML-CODE-TAG"], ids(ctx)
 
 
+def test_python_tag_through_a_tag_directive(ctx: ScanContext) -> None:
+    doc = "%TAG !p! tag:yaml.org,2002:python/\n---\nflavors:\n  x: !p!object/apply:os.system [id]\n"
+    check_yaml_document("MLmodel", doc, ctx)
+    assert ids(ctx) == ["MLG-YAML-CODE-TAG"]
+
+
 def test_gate_alias_bomb_mlmodel_fails_fast(tmp_path: Path, default_policy: Policy) -> None:
     """The issue's 499-byte MLmodel: 1.8 GB RSS before; now refused while composing."""
     model = tmp_path / "model"

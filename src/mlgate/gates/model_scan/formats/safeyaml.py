@@ -4,7 +4,8 @@
 PyYAML's ``safe_load`` constructs no Python objects beyond plain data, but it expands nothing
 either: an alias is the *same* node again, so a 499-byte "billion laughs" document composes in
 microseconds and then explodes in whatever walks it (``str()``, ``json.dumps``, a recursive
-checker: 1.8 GB RSS measured on ``MLmodel``). This loader refuses the document while composing:
+checker: 1.8 GB RSS measured on ``MLmodel``). This loader first walks the parser's event stream
+(libyaml's C parser when available) and refuses the document before anything is composed:
 
 * at most ``max_aliases`` alias events (``*name``) per document (default 100; real MLflow and
   conda files use none, Hydra configs a handful);
@@ -12,7 +13,9 @@ checker: 1.8 GB RSS measured on ``MLmodel``). This loader refuses the document w
   points at (default 1,000,000) -- so a few aliases of a big anchor cannot rebuild the bomb;
 * nesting at most ``max_depth`` levels (default 200; deeper documents overflow recursive walkers);
 * at most ``max_bytes`` of text (the caller's ``limits.max_json_bytes``);
-* the caller's deadline, checked every 4,096 nodes.
+* the caller's deadline, checked every 4,096 events.
+
+Only then is the document constructed, with ``CSafeLoader`` (or ``SafeLoader``).
 
 A ``!!python/...`` tag (what ``yaml.unsafe_load`` / ``FullLoader`` would turn into a call) is not
 constructed: it is raised as :class:`YamlCodeTag` so the caller can report it as code.
@@ -25,8 +28,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
-from yaml.events import AliasEvent
-from yaml.nodes import MappingNode, Node, SequenceNode
 
 MAX_ALIASES = 100
 MAX_EXPANDED_NODES = 1_000_000
@@ -55,73 +56,66 @@ class YamlBounds:
     max_depth: int = MAX_DEPTH
 
 
-class _BoundedLoader(yaml.SafeLoader):
-    """Pure-Python SafeLoader (the C composer cannot be hooked) that counts while composing."""
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Parser: Any = _Loader  # parse() only: the same (C) parser, events, no construction
 
-    bounds: YamlBounds
-    check: Callable[[], None] | None
 
-    def __init__(self, stream: str, bounds: YamlBounds, check: Callable[[], None] | None) -> None:
-        super().__init__(stream)
-        self.bounds = bounds
-        self.check = check
-        self._aliases = 0
-        self._depth = 0
-        self._nodes = 0
-
-    def compose_node(self, parent: Node | None, index: Any) -> Node | None:  # type: ignore[override]
-        if self.check_event(AliasEvent):
-            self._aliases += 1
-            if self._aliases > self.bounds.max_aliases:
-                ev = self.peek_event()  # type: ignore[no-untyped-call]
+def _prepass(text: str, b: YamlBounds, check: Callable[[], None] | None) -> None:
+    """Walk the event stream (libyaml's C parser when present) counting aliases, depth and the
+    alias-expanded node count, and refusing python tags, before anything is composed."""
+    anchors: dict[str, int] = {}
+    open_anchors: set[str] = set()
+    stack: list[tuple[int, str | None]] = []  # (size so far, anchor) per open collection
+    aliases = 0
+    events = 0
+    total = 0
+    for ev in yaml.parse(text, Loader=_Parser):
+        events += 1
+        if check is not None and not events & 4095:
+            check()
+        tag = getattr(ev, "tag", None)
+        if isinstance(tag, str) and tag.startswith(PYTHON_TAG):
+            raise YamlCodeTag(tag, ev.start_mark.line + 1 if ev.start_mark else None)
+        size = 0
+        if isinstance(ev, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            if len(stack) >= b.max_depth:
+                raise YamlRefused(f"nesting deeper than {b.max_depth} levels")
+            if ev.anchor:
+                open_anchors.add(ev.anchor)
+            stack.append((1, ev.anchor))
+            continue
+        if isinstance(ev, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            size, anchor = stack.pop()
+            if anchor:
+                anchors[anchor] = size
+                open_anchors.discard(anchor)
+        elif isinstance(ev, yaml.ScalarEvent):
+            size = 1
+            if ev.anchor:
+                anchors[ev.anchor] = 1
+        elif isinstance(ev, yaml.AliasEvent):
+            aliases += 1
+            if aliases > b.max_aliases:
                 raise YamlRefused(
-                    f"more than {self.bounds.max_aliases} aliases (line {ev.start_mark.line + 1}): "
-                    "alias expansion bomb refused"
+                    f"more than {b.max_aliases} aliases (line {ev.start_mark.line + 1}): alias expansion bomb refused"
                 )
-        self._depth += 1
-        if self._depth > self.bounds.max_depth:
-            raise YamlRefused(f"nesting deeper than {self.bounds.max_depth} levels")
-        self._nodes += 1
-        if self.check is not None and not self._nodes & 4095:
-            self.check()
-        try:
-            node: Node | None = super().compose_node(parent, index)  # type: ignore[misc]
-        finally:
-            self._depth -= 1
-        if node is not None and node.tag.startswith(PYTHON_TAG):
-            raise YamlCodeTag(node.tag, node.start_mark.line + 1)
-        return node
-
-
-def _expanded_size(root: Node, limit: int) -> int:
-    """Nodes in the document with every alias expanded, memoised per node (iterative, bounded)."""
-    sizes: dict[int, int] = {}
-    stack: list[tuple[Node, bool]] = [(root, False)]
-    on_path: set[int] = set()
-    while stack:
-        node, done = stack.pop()
-        key = id(node)
-        if key in sizes and not done:
-            continue
-        children: list[Node] = []
-        if isinstance(node, SequenceNode):
-            children = list(node.value)
-        elif isinstance(node, MappingNode):
-            for k, v in node.value:
-                children.extend((k, v))
-        if not done:
-            if key in on_path:  # recursive alias: infinite when expanded
+            if ev.anchor in open_anchors:
                 raise YamlRefused("recursive alias (a node contains itself)")
-            on_path.add(key)
-            stack.append((node, True))
-            stack.extend((c, False) for c in children if id(c) not in sizes)
+            size = anchors.get(ev.anchor or "", 1)
+        else:
             continue
-        on_path.discard(key)
-        total = 1 + sum(sizes.get(id(c), 1) for c in children)
-        if total > limit:
-            raise YamlRefused(f"more than {limit} nodes once aliases are expanded: alias expansion bomb refused")
-        sizes[key] = total
-    return sizes.get(id(root), 1)
+        if stack:
+            top, anchor = stack[-1]
+            stack[-1] = (top + size, anchor)
+            if top + size > b.max_expanded_nodes:
+                raise YamlRefused(
+                    f"more than {b.max_expanded_nodes} nodes once aliases are expanded: alias expansion bomb refused"
+                )
+        total += size
+        if total > b.max_expanded_nodes:
+            raise YamlRefused(
+                f"more than {b.max_expanded_nodes} nodes once aliases are expanded: alias expansion bomb refused"
+            )
 
 
 def load_yaml(text: str, bounds: YamlBounds | None = None, check: Callable[[], None] | None = None) -> Any:
@@ -130,14 +124,8 @@ def load_yaml(text: str, bounds: YamlBounds | None = None, check: Callable[[], N
     b = bounds or YamlBounds()
     if len(text) > b.max_bytes:
         raise YamlRefused(f"{len(text)} characters is over the {b.max_bytes}-byte limit")
-    loader = _BoundedLoader(text, b, check)
     try:
-        node = loader.get_single_node()
-        if node is None:
-            return None
-        _expanded_size(node, b.max_expanded_nodes)
-        return loader.construct_document(node)
+        _prepass(text, b, check)
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - CSafeLoader/SafeLoader, bounded by the pre-pass
     except RecursionError as e:
         raise YamlRefused("nesting too deep for the parser") from e
-    finally:
-        loader.dispose()
