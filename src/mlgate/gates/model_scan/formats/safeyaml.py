@@ -96,9 +96,8 @@ def _prepass(text: str, b: YamlBounds, check: Callable[[], None] | None) -> None
         elif isinstance(ev, yaml.AliasEvent):
             aliases += 1
             if aliases > b.max_aliases:
-                raise YamlRefused(
-                    f"more than {b.max_aliases} aliases (line {ev.start_mark.line + 1}): alias expansion bomb refused"
-                )
+                line = ev.start_mark.line + 1 if ev.start_mark else "?"
+                raise YamlRefused(f"more than {b.max_aliases} aliases (line {line}): alias expansion bomb refused")
             if ev.anchor in open_anchors:
                 raise YamlRefused("recursive alias (a node contains itself)")
             size = anchors.get(ev.anchor or "", 1)
