@@ -233,3 +233,25 @@ def test_differential_against_onnx_protobuf_parser(make_ctx: object) -> None:
         agree += 1
     assert agree > 25, (agree, rejected_by_us)  # the mutations leave enough loadable models to compare
     assert rejected_by_us < agree, (agree, rejected_by_us)
+
+
+def test_unknown_fields_do_not_hide_an_onnx_model(tmp_path: Path, default_policy: Policy) -> None:
+    """ParseFromString skips unknown fields; a UTF-8 model with one is still ONNX, whatever its name."""
+    m = mlp(custom_domain="evil", op="X", with_if=False, big=1)
+    m.graph.ClearField("initializer")
+    raw = m.SerializeToString()
+    data = raw + b"\xfa\x07\x03abc"  # field 127, length-delimited: unknown to ModelProto
+    ref = onnx.ModelProto()
+    ref.ParseFromString(data)
+    assert ref.graph.node[1].domain == "evil"
+    p = tmp_path / "weights.bin"
+    p.write_bytes(data)
+    r = scan(p, policy=default_policy)
+    assert any(f.id == "MLG-ONNX-CUSTOM-OP" for s in r.subjects for f in s.findings)
+
+
+def test_text_in_an_onnx_file_never_passes(tmp_path: Path, default_policy: Policy) -> None:
+    p = tmp_path / "model.onnx"
+    p.write_text("just some text that is not a protobuf\n")
+    r = scan(p, policy=default_policy)
+    assert r.verdict is not Verdict.PASS

@@ -462,6 +462,8 @@ def _h_text(blob: Blob, ctx: ScanContext, head: bytes) -> None:
         return
     if base == "requirements.txt":
         hf.check_requirements_file(base, text, ctx)  # loader advisories (formats/advisories.py)
+    if model_formats.text_in_binary_format(blob, ctx):  # an .onnx/.pb/... of text never passes
+        return
     ctx.covered("text", f"{len(text)} characters")
 
 

@@ -162,15 +162,21 @@ def signed64(v: int) -> int:
     return v - (1 << 64) if v >= 1 << 63 else v
 
 
-def top_level_fields(f: BinaryIO, size: int, allowed: dict[int, int], max_fields: int = 1_000_000) -> set[int] | None:
+def top_level_fields(f: BinaryIO, size: int, allowed: dict[int, int], max_fields: int = 1_000_000,
+                     *, unknown_ok: bool = False) -> set[int] | None:
     """Walk the whole stream as one message whose fields must all be in ``allowed`` (number -> wire
     type); return the field numbers seen, or None if the bytes are not such a message. Reads keys and
-    lengths only (skips payloads), so it is cheap on large files."""
+    lengths only (skips payloads), so it is cheap on large files. ``unknown_ok``: fields outside
+    ``allowed`` are accepted as protobuf parsers accept them (known fields must still have their
+    wire type)."""
     r = Reader(f, size)
     seen: set[int] = set()
     try:
         for n, (fno, wt, _v, _pos) in enumerate(r.fields(0, size)):
-            if allowed.get(fno) != wt or n >= max_fields:
+            if n >= max_fields:
+                return None
+            want = allowed.get(fno)
+            if want != wt and not (unknown_ok and want is None):
                 return None
             seen.add(fno)
     except WireError:

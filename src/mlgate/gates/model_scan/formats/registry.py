@@ -69,11 +69,12 @@ def _protobuf_by_walk(blob: Blob, head: bytes) -> str | None:
     if not head or head[0] not in _PB_FIRST or blob.size > MAX_WALK_BYTES:
         return None
     with blob.open() as f:
-        seen = top_level_fields(f, blob.size, onnx.MODEL_FIELDS)
+        # onnx.load / ParseFromString skip unknown fields: so does this walk
+        seen = top_level_fields(f, blob.size, onnx.MODEL_FIELDS, unknown_ok=True)
         if seen is not None and 7 in seen:
             return "onnx"
         f.seek(0)
-        seen = top_level_fields(f, blob.size, tensorflow.SAVED_MODEL_FIELDS)
+        seen = top_level_fields(f, blob.size, tensorflow.SAVED_MODEL_FIELDS, unknown_ok=True)
         if seen is not None and 2 in seen:
             return "tf-savedmodel"
         f.seek(0)
@@ -85,6 +86,22 @@ def _protobuf_by_walk(blob: Blob, head: bytes) -> str | None:
         if seen is not None and 1 in seen and tensorflow.first_node_is_nodedef(f, blob.size):
             return "tf-graphdef"
     return None
+
+
+# Formats that are binary by definition: text content under one of these names is not "text that
+# passes" (the loader will parse it as its binary format), it is content nothing analysed.
+BINARY_MODEL_EXTS = frozenset({".onnx", ".pb", ".pt", ".pth", ".pt2", ".ckpt", ".safetensors", ".gguf", ".h5",
+                               ".keras", ".pte", ".tflite", ".msgpack", ".nemo", ".mar", ".npy", ".npz"})
+
+
+def text_in_binary_format(blob: Blob, ctx: ScanContext) -> bool:
+    """Called by the text handler before it would pass a file: True (and an unsupported finding)
+    when the name says a binary model format. Names only ever add findings here, never remove one."""
+    if blob.suffix_hint in BINARY_MODEL_EXTS:
+        ctx.unsupported(FILE_UNSUPPORTED, f"{blob.suffix_hint} file holds text-like bytes that no analyser "
+                        "recognised as that format")
+        return True
+    return False
 
 
 def _with_pickle_check(fn: Handler) -> Handler:
