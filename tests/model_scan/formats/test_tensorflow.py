@@ -101,3 +101,15 @@ def test_cve_2024_3660_keras2_lambda_in_metadata_blocks(default_policy: Policy) 
     r = scan(KERAS2 / "lambda", policy=default_policy)
     assert r.verdict is Verdict.FAIL
     assert ("keras_metadata.pb", "MLG-KERAS-LAMBDA") in blocking(r)
+
+
+def test_keras2_metadata_writer_version_is_checked_against_advisories(ctx: ScanContext) -> None:
+    from mlgate.gates.model_scan.formats.tensorflow import analyze_keras_metadata
+
+    raw = (KERAS2 / "benign" / "keras_metadata.pb").read_bytes()
+    assert b'"keras_version": "2.21.0"' in raw
+    old = raw.replace(b'"keras_version": "2.21.0"', b'"keras_version": "2.12.0"')  # same length
+    analyze_keras_metadata(bytes_blob("keras_metadata.pb", old), ctx)
+    f = only(ctx, "MLG-ADVISORY-LOADER")
+    assert [x.details["advisory"] for x in f] == ["CVE-2024-3660"]
+    assert f[0].severity is Severity.INFO

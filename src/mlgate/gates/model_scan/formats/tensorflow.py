@@ -280,6 +280,7 @@ def analyze_keras_metadata(blob: Blob, ctx: ScanContext) -> None:
         ctx.limit(f"keras_metadata.pb of {blob.size} bytes is over the JSON limit")
         return
     docs = 0
+    versions: set[str] = set()
     with blob.open() as f:
         r = Reader(f, blob.size)
         try:
@@ -294,12 +295,19 @@ def analyze_keras_metadata(blob: Blob, ctx: ScanContext) -> None:
                             ctx.issue(R_MALFORMED, f"keras metadata JSON does not parse: {e}")
                             continue
                         docs += 1
+                        if isinstance(meta, dict) and isinstance(meta.get("keras_version"), str):
+                            versions.add(meta["keras_version"][:50])
                         if isinstance(meta, dict) and isinstance(meta.get("config"), (dict, list)):
                             analyze_keras_config({"class_name": meta.get("class_name"), "config": meta["config"],
                                                   "module": meta.get("module")}, ctx, "keras_metadata.pb")
         except WireError as e:
             ctx.issue(R_MALFORMED, f"keras_metadata.pb does not parse: {e}")
             return
+    if versions:
+        from mlgate.gates.model_scan.formats.advisories import check_pins
+
+        # the writer's Keras version (info): whoever loads it with that Keras is exposed
+        check_pins("keras_metadata.pb", [("keras", v, 0) for v in sorted(versions)[:5]], ctx, declared=False)
     ctx.covered("keras-metadata", f"{docs} saved objects")
 
 
