@@ -4,6 +4,7 @@ Validated against the official schema in tests."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -69,6 +70,20 @@ def _result(f: Finding, rule_index: int, subject_verdict: str | None) -> dict[st
     return res
 
 
+def weakness_ids(references: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """(CWE ids, CVE/GHSA/PYSEC ids) named by a finding's reference URLs (what renderers show)."""
+    cwe: list[str] = []
+    adv: list[str] = []
+    for ref in references:
+        m = re.fullmatch(r"https://cwe\.mitre\.org/data/definitions/(\d+)\.html", ref)
+        if m and f"CWE-{m.group(1)}" not in cwe:
+            cwe.append(f"CWE-{m.group(1)}")
+        for a in re.findall(r"\b(CVE-\d{4}-\d{4,}|GHSA(?:-[23456789cfghjmpqrvwx]{4}){3}|PYSEC-\d{4}-\d+)\b", ref):
+            if a not in adv:
+                adv.append(a)
+    return cwe, adv
+
+
 def report_to_run(r: Report) -> dict[str, Any]:
     rules: list[dict[str, Any]] = []
     index: dict[str, int] = {}
@@ -86,6 +101,10 @@ def report_to_run(r: Report) -> dict[str, Any]:
             }
             if f.references:
                 rule["helpUri"] = f.references[0]
+                cwe, adv = weakness_ids(f.references)
+                rule["properties"]["tags"] += [f"external/cwe/{c.lower()}" for c in cwe]
+                if cwe or adv:
+                    rule["properties"].update({"cwe": cwe, "advisories": adv})
             rules.append(rule)
         results.append(_result(f, index[f.id], sv))
     return {

@@ -20,6 +20,7 @@ from typing import Any
 from mlgate.gates.model_scan import containers
 from mlgate.gates.model_scan.blob import Blob
 from mlgate.gates.model_scan.context import ScanContext
+from mlgate.gates.model_scan.formats import registry as model_formats
 from mlgate.gates.model_scan.pickle_analysis import analyze_pickle_file
 from mlgate.gates.model_scan.rules import FILE_UNSUPPORTED, rule
 from mlgate.model import FindingKind, Severity
@@ -111,6 +112,9 @@ def sniff(blob: Blob, head: bytes) -> str:
         return "lzma"
     if head.startswith(MAGIC_PNG) or head.startswith(b"\xff\xd8\xff") or head.startswith(b"GIF8"):
         return "image"
+    fmt = model_formats.sniff_model_format(blob, head)  # formats/registry.py: ONNX, TF, executables, ...
+    if fmt is not None:
+        return fmt
     if containers.find_eocd(blob) is not None:
         return "zip"
     if _is_text(head):
@@ -137,7 +141,9 @@ def analyze_blob(blob: Blob, ctx: ScanContext, *, role: str | None = None) -> No
         return
     head = blob.head(HEAD_BYTES)
     kind = sniff(blob, head)
-    if role == containers.TORCH_STORAGE and kind in ("binary", "text", "safetensors", "image", "lzma", "zlib"):
+    if role == containers.TORCH_STORAGE and (
+        kind in ("binary", "text", "safetensors", "image", "lzma", "zlib") or kind in model_formats.MODEL_FORMAT_HANDLERS
+    ):
         # raw tensor bytes referenced by data.pkl: only a pickle hiding there matters
         if not analyze_pickle_file(blob, ctx, nested_cb=_nested(ctx), storage=True):
             ctx.covered("tensor-storage", f"{blob.size} bytes")
@@ -176,7 +182,7 @@ def _analyze_sniffed(blob: Blob, ctx: ScanContext) -> None:
     """Byte strings inside a pickle that start like a file: report only what would run code."""
     head = blob.head(HEAD_BYTES)
     kind = sniff(blob, head)
-    if kind == "pickle" or kind == "binary":
+    if kind == "pickle" or kind == "binary" or kind in model_formats.MODEL_FORMAT_HANDLERS:
         analyze_pickle_file(blob, ctx, nested_cb=_nested(ctx), lenient=True)
         return
     if kind in _HANDLERS and kind not in ("text", "image"):
@@ -246,6 +252,8 @@ def _varint(f: Any, pos: int) -> tuple[int | None, int]:
 
 def _h_zip(blob: Blob, ctx: ScanContext, head: bytes) -> None:
     # a zip found by its end record only (something sits in front) had the pickle check already
+    if model_formats.zip_hook(blob, ctx):  # TorchScript / torch.export layouts
+        return
     containers.analyze_zip(blob, ctx, analyze_blob, on_layout=_zip_layout)
 
 
@@ -461,16 +469,11 @@ def _h_text(blob: Blob, ctx: ScanContext, head: bytes) -> None:
             ctx.covered("json", base)
             return
     if base in YAML_NAMES or ext in (".yaml", ".yml"):
-        import yaml
-
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as e:
-            ctx.unsupported(R_TEXT_MALFORMED, f"YAML does not parse: {str(e)[:300]}")
-            return
-        if base == "MLmodel":
-            hf.check_mlflow_mlmodel(data, ctx)
-        ctx.covered("yaml", base)
+        hf.check_yaml_document(base, text, ctx)  # bounded loader, MLmodel + config targets
+        return
+    if base == "requirements.txt":
+        hf.check_requirements_file(base, text, ctx)  # loader advisories (formats/advisories.py)
+    if model_formats.text_in_binary_format(blob, ctx):  # an .onnx/.pb/... of text never passes
         return
     ctx.covered("text", f"{len(text)} characters")
 
@@ -493,4 +496,5 @@ _HANDLERS: dict[str, Any] = {
     "hdf5": _h_hdf5,
     "image": _h_image,
     "text": _h_text,
+    **model_formats.MODEL_FORMAT_HANDLERS,
 }

@@ -62,6 +62,11 @@ class ModelScanConfig(_Strict):
         default=Severity.HIGH, description="Python files / auto_map / loader modules shipped with a model."
     )
     trailing_data_severity: Severity = Field(default=Severity.MEDIUM)
+    reviewed_code_sha256: tuple[str, ...] = Field(
+        default=(),
+        description="SHA-256 digests of reviewed code files (TorchServe handlers, modeling_*.py): reported at info "
+        "instead of custom_code_severity; calls that execute code are still reported.",
+    )
     exclude: tuple[str, ...] = Field(
         default=(".git/**",),
         description="fnmatch patterns (relative paths) not scanned; every excluded file is listed in the report notes.",

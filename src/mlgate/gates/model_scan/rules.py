@@ -17,9 +17,54 @@ class Rule:
     remediation: str
     references: tuple[str, ...] = field(default=())
     kind: FindingKind = FindingKind.ISSUE
+    cwe: tuple[str, ...] = field(default=())  # "CWE-502", ...
+    advisories: tuple[str, ...] = field(default=())  # "CVE-2025-23304", "GHSA-xxxx-xxxx-xxxx", ...
 
 
 RULES: dict[str, Rule] = {}
+
+# Weakness classes by rule-id prefix, so that every rule carries a CWE without each analyser
+# repeating it (the longest matching prefix wins; a rule may name its own).
+CWE_BY_PREFIX: dict[str, tuple[str, ...]] = {
+    "MLG-PKL-": ("CWE-502",),
+    "MLG-NPY-OBJECT": ("CWE-502",),
+    "MLG-NPY-MALFORMED": ("CWE-20",),
+    "MLG-SKOPS-": ("CWE-502",),
+    "MLG-MODELSCAN-": ("CWE-502",),
+    "MLG-KERAS-": ("CWE-94",),
+    "MLG-HF-": ("CWE-94",),
+    "MLG-MLFLOW-": ("CWE-94", "CWE-502"),
+    "MLG-TPL-": ("CWE-1336",),
+    "MLG-TPL-DOS": ("CWE-400",),
+    "MLG-CONFIG-": ("CWE-94",),
+    "MLG-ARC-TRAVERSAL": ("CWE-22",),
+    "MLG-ARC-LINK": ("CWE-59",),
+    "MLG-ARC-BOMB": ("CWE-409",),
+    "MLG-ARC-": ("CWE-20",),
+    "MLG-ZIP-": ("CWE-20",),
+    "MLG-COMP-": ("CWE-409",),
+    "MLG-FILE-SPECIAL": ("CWE-59",),
+    "MLG-FILE-BYTECODE": ("CWE-94",),
+    "MLG-FILE-LIMIT": ("CWE-400",),
+    "MLG-ST-": ("CWE-20",),
+    "MLG-GGUF-": ("CWE-20",),
+    "MLG-YAML-": ("CWE-776",),
+    "MLG-ONNX-": ("CWE-20",),
+    "MLG-TF-": ("CWE-94",),
+    "MLG-TS-": ("CWE-94",),
+    "MLG-EXEC-": ("CWE-94",),
+    "MLG-SERVE-": ("CWE-94",),
+    "MLG-ADVISORY-": ("CWE-1395",),
+}
+CWE_URL = "https://cwe.mitre.org/data/definitions/{}.html"
+
+
+def advisory_url(advisory: str) -> str:
+    if advisory.startswith("GHSA-"):
+        return f"https://github.com/advisories/{advisory}"
+    if advisory.startswith("PYSEC-"):
+        return f"https://osv.dev/vulnerability/{advisory}"
+    return f"https://nvd.nist.gov/vuln/detail/{advisory}"
 
 
 def rule(
@@ -29,10 +74,21 @@ def rule(
     remediation: str,
     references: tuple[str, ...] = (),
     kind: FindingKind = FindingKind.ISSUE,
+    *,
+    cwe: tuple[str, ...] = (),
+    advisories: tuple[str, ...] = (),
 ) -> Rule:
+    """Declare a rule. Its CWE ids (given, or from :data:`CWE_BY_PREFIX`) and advisory ids are
+    appended to ``references`` as URLs, so every finding carries them (JSON ``references``; SARIF
+    rule tags ``external/cwe/cwe-N`` and properties, see ``mlgate.report.sarif``)."""
     if id in RULES:
         raise ValueError(f"duplicate rule id {id}")
-    r = Rule(id, title, severity, remediation, references, kind)
+    if not cwe:
+        best = max((p for p in CWE_BY_PREFIX if id.startswith(p)), key=len, default=None)
+        cwe = CWE_BY_PREFIX[best] if best else ()
+    extra = tuple(CWE_URL.format(c.split("-", 1)[1]) for c in cwe) + tuple(advisory_url(a) for a in advisories)
+    references = references + tuple(u for u in extra if u not in references)
+    r = Rule(id, title, severity, remediation, references, kind, cwe, advisories)
     RULES[id] = r
     return r
 

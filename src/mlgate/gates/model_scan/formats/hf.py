@@ -21,13 +21,16 @@ default), so a team that reviews its own modeling code can lower it or waive the
 from __future__ import annotations
 
 import ast
+import hashlib
 import re
 from typing import Any
 
-from mlgate.gates.model_scan.context import ScanContext
+from mlgate.gates.model_scan.context import BudgetExceeded, ScanContext
+from mlgate.gates.model_scan.formats import advisories, safeyaml
+from mlgate.gates.model_scan.formats.configs import check_config_document
 from mlgate.gates.model_scan.formats.templates import check_jinja_template
 from mlgate.gates.model_scan.rules import rule
-from mlgate.model import Severity
+from mlgate.model import FindingKind, Severity
 
 HF_REFS = (
     "https://huggingface.co/docs/transformers/en/custom_models",
@@ -80,6 +83,32 @@ R_MLFLOW_CODE = rule(
     "python_model (cloudpickle, by-value code). Review the code and waive by file, or log the model with a "
     "built-in flavour.",
     MLFLOW_REFS,
+)
+R_YAML_REFUSED = rule(
+    "MLG-YAML-REFUSED",
+    "YAML document refused: alias expansion bomb, excessive nesting or size",
+    Severity.HIGH,
+    "Model folder YAML (MLmodel, conda.yaml, configs) has no use for hundreds of aliases or deep nesting; "
+    "a 'billion laughs' document exhausts the memory of whatever reads it. Do not load the model.",
+    ("https://en.wikipedia.org/wiki/Billion_laughs_attack",),
+    cwe=("CWE-776", "CWE-400"),
+)
+R_YAML_CODE_TAG = rule(
+    "MLG-YAML-CODE-TAG",
+    "YAML document carries a !!python tag (calls code under yaml.unsafe_load / FullLoader)",
+    Severity.CRITICAL,
+    "A python/object, python/name or python/module tag builds objects or calls functions when loaded with an "
+    "unsafe loader. Treat the model as hostile.",
+    ("https://pyyaml.org/wiki/PyYAMLDocumentation",),
+    cwe=("CWE-502",),
+    advisories=("CVE-2020-14343", "CVE-2017-18342"),
+)
+R_YAML_MALFORMED = rule(
+    "MLG-YAML-MALFORMED",
+    "YAML document does not parse",
+    Severity.MEDIUM,
+    "A YAML file that does not parse cannot be checked for code references; fix or remove it.",
+    kind=FindingKind.UNSUPPORTED,
 )
 R_MLFLOW_MALFORMED = rule(
     "MLG-MLFLOW-MALFORMED",
@@ -233,7 +262,49 @@ def check_json_document(name: str, data: Any, ctx: ScanContext) -> None:
             _check_templates(name, data, ctx)
         if base == "adapter_config.json":
             _check_adapter_config(name, data, ctx)
+    check_config_document(name, data, ctx, resolvers=False)
+    if isinstance(data, dict) and base == "config.json" and isinstance(data.get("transformers_version"), str):
+        advisories.check_pins(name, [("transformers", data["transformers_version"], 0)], ctx, declared=False)
     ctx.covered("hf-json", name)
+
+
+def parse_yaml_document(name: str, text: str, ctx: ScanContext) -> tuple[bool, Any]:
+    """Parse YAML with the scanner's one bounded loader; (parsed, data). Refusals are findings."""
+    import yaml
+
+    bounds = safeyaml.YamlBounds(max_bytes=ctx.config.limits.max_json_bytes)
+    try:
+        return True, safeyaml.load_yaml(text, bounds, ctx.check_time)
+    except safeyaml.YamlRefused as e:
+        ctx.issue(R_YAML_REFUSED, f"{name}: {e}", details={"document": name})
+    except safeyaml.YamlCodeTag as e:
+        ctx.issue(R_YAML_CODE_TAG, f"{name}: {e.tag}", line=e.line, details={"document": name, "tag": e.tag})
+    except BudgetExceeded:
+        raise
+    except yaml.YAMLError as e:
+        ctx.unsupported(R_YAML_MALFORMED, f"{name}: YAML does not parse: {str(e)[:300]}")
+    return False, None
+
+
+def check_requirements_file(name: str, text: str, ctx: ScanContext) -> None:
+    """``requirements.txt`` of an MLflow model (what the serving environment installs)."""
+    advisories.check_pins(name, advisories.requirements_pins(text), ctx, declared=True)
+
+
+def check_yaml_document(name: str, text: str, ctx: ScanContext) -> None:
+    """A YAML file of a model folder: ``MLmodel``, ``conda.yaml``, ``python_env.yaml``, Hydra/NeMo/
+    Lightning configs. Parsed with the bounded loader, then judged for code references."""
+    ok, data = parse_yaml_document(name, text, ctx)
+    if not ok:
+        return
+    base = name.rsplit("/", 1)[-1]
+    if base == "MLmodel":
+        check_mlflow_mlmodel(data, ctx)
+        advisories.check_pins(name, advisories.mlmodel_pins(data), ctx, declared=True)
+    elif base == "conda.yaml":
+        advisories.check_pins(name, advisories.conda_pins(data), ctx, declared=True)
+    check_config_document(name, data, ctx)
+    ctx.covered("yaml", name)
 
 
 def check_template_file(name: str, text: str, ctx: ScanContext) -> None:
@@ -305,12 +376,15 @@ def check_code_file(name: str, text: str, ctx: ScanContext) -> None:
     is_python = name.endswith((".py", ".pyw", ".pyi")) or (first.startswith("#!") and "python" in first)
     kind = "python" if is_python else ("shell" if name.endswith((".sh", ".bash")) or first.startswith("#!") else "code")
     imports = [ln.strip() for ln in lines if IMPORT_LINE.match(ln)][:MAX_IMPORT_LINES] if is_python else []
-    details: dict[str, Any] = {"file": name, "kind": kind, "lines": len(lines), "imports": imports}
+    details: dict[str, Any] = {"file": name, "kind": kind, "lines": len(lines), "imports": imports,
+                               "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest()}
     if not is_python:
         details["head"] = [ln[:200] for ln in lines[:MAX_IMPORT_LINES]]
+    reviewed = details["sha256"] in {d.lower() for d in ctx.config.reviewed_code_sha256}
     ctx.issue(R_CUSTOM_CODE, f"{name}: {kind} code shipped with the model"
-              + (f" (imports {', '.join(_import_names(imports)[:8])})" if imports else ""),
-              severity=ctx.config.custom_code_severity, details=details)
+              + (f" (imports {', '.join(_import_names(imports)[:8])})" if imports else "")
+              + (" (reviewed digest)" if reviewed else ""),
+              severity=Severity.INFO if reviewed else ctx.config.custom_code_severity, details=details)
     if is_python:
         try:
             tree = ast.parse(text, filename=name)
