@@ -191,10 +191,10 @@ def test_policy_suites_are_validated_relative_to_the_policy(tmp_path, make_polic
 
     (tmp_path / "suites").mkdir()
     (tmp_path / "suites" / "iris.yaml").write_text(iris_suite.read_text())
-    policy = make_policy(tmp_path, {"datasets": {"*iris*": "suites/iris.yaml"}})
+    policy = make_policy(tmp_path, {"datasets": {"data/iris/*.csv": "suites/iris.yaml"}})
     (spec,) = validate_policy_suites(policy, deep=True)
     assert spec.name == "iris"
-    broken = make_policy(tmp_path, {"datasets": {"*x*": "suites/missing.yaml"}}, name="broken.yaml")
+    broken = make_policy(tmp_path, {"datasets": {"data/x/*": "suites/missing.yaml"}}, name="broken.yaml")
     with pytest.raises(PolicyError, match="suite file not found") as ei:
         validate_policy_suites(broken)
     assert ei.value.file == str(tmp_path / "suites" / "missing.yaml")
