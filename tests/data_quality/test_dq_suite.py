@@ -149,13 +149,16 @@ def test_gx_registry_errors_name_file_and_expectation(tmp_path, exp, field, mess
     assert message in str(ei.value)
 
 
-def test_bad_suite_stops_check_data_before_reading(tmp_path, module_policy, capsys):
+def test_bad_suite_stops_check_data_before_validating(tmp_path, module_policy, capsys):
     from mlgate.cli import main
+    from mlgate.gates.data_quality.samples import write_iris_like
 
     path = _write(tmp_path, _suite({"type": "expect_column_values_to_be_fabulous", "kwargs": {"column": "a"}}))
     capsys.readouterr()
-    # the dataset does not even exist: the suite is judged first
-    code = main(["check-data", str(tmp_path / "missing.csv"), "--suite", str(path), "--policy", str(module_policy)])
+    # GX's registry is consulted once data is there to validate (a missing dataset fails before
+    # Great Expectations starts; test_dq_messages.py); every suite is judged before any expectation runs
+    data = write_iris_like(tmp_path / "train.csv")
+    code = main(["check-data", str(data), "--suite", str(path), "--policy", str(module_policy)])
     assert code == 2
     err = capsys.readouterr().err
     assert str(path) in err
