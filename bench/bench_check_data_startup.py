@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _machine import machine  # noqa: E402
+from _machine import machine
 
 REPO = Path(__file__).resolve().parents[1]
 SUITE = REPO / "policies" / "suites" / "iris.yaml"
