@@ -188,6 +188,7 @@ class Policy:
         self.path = path
         self._resolved = resolved
         self.sources = sources  # file -> sha256 of every file that went into this policy
+        self.gate_files: dict[str, Path] = {}  # gate id -> the included file its settings came from
         canonical = json.dumps(resolved, sort_keys=True, separators=(",", ":"), default=str)
         self.digest = "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -237,7 +238,10 @@ class Policy:
         try:
             return model.model_validate(raw)
         except ValidationError as e:
-            raise _policy_error_from(self.path, e, prefix=f"gates.{gate_id}") from None
+            where = self.path
+            if gate_id in self.gate_files:  # settings from an included file: name that file too
+                where = Path(f"{self.path} (gates.{gate_id} from {self.gate_files[gate_id]})")
+            raise _policy_error_from(where, e, prefix=f"gates.{gate_id}") from None
 
     # -- judging --------------------------------------------------------------------------------
     def judge_findings(
@@ -267,7 +271,7 @@ class Policy:
             judged.append(f.model_copy(update={"blocking": blocks, "waived": waiver}))
             if blocks:
                 verdicts.append(v)
-                reasons.append(f"{f.id}: {f.title}")
+                reasons.append(f"{f.id}: {_what_failed(f)}")
         verdict = Verdict.worst(verdicts) if verdicts else Verdict.PASS
         uniq = list(dict.fromkeys(reasons))
         more = f" (+{len(uniq) - 3} more)" if len(uniq) > 3 else ""
@@ -283,12 +287,46 @@ class Policy:
 # ---------------------------------------------------------------------------------------------
 
 
+class PolicyErrors(PolicyError):
+    """Several problems in a policy (and its included files), every one with its file and field.
+    The first problem is also the exception's ``file``/``field`` (compatible with PolicyError)."""
+
+    def __init__(self, problems: list[PolicyError]) -> None:
+        self.problems = list(problems)
+        first = self.problems[0]
+        super().__init__(first.file, first.field, first.args[0].split(": ", 1)[-1] if first.args else "")
+        lines = [_problem_line(p) for p in self.problems]
+        self.args = (f"policy error: {len(lines)} problems:\n" + "\n".join(f"  {ln}" for ln in lines),)
+
+    @staticmethod
+    def combine(problems: list[PolicyError]) -> PolicyError:
+        flat: list[PolicyError] = []
+        for p in problems:
+            flat.extend(p.problems if isinstance(p, PolicyErrors) else [p])
+        return flat[0] if len(flat) == 1 else PolicyErrors(flat)
+
+
+def _what_failed(f: Finding) -> str:
+    """The failing condition a finding states (its message, first line, shortened), not its title:
+    an S3 check's title names the requirement ("server access logging is enabled"), its message
+    what is wrong ("server access logging is off")."""
+    text = (f.message or "").strip().splitlines()[0] if (f.message or "").strip() else f.title
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def _problem_line(p: PolicyError) -> str:
+    msg = str(p)
+    return msg[len("policy error: "):] if msg.startswith("policy error: ") else msg
+
+
 def _policy_error_from(path: Path, e: ValidationError, prefix: str = "") -> PolicyError:
-    first = e.errors()[0]
-    loc = ".".join(str(p) for p in first["loc"])
-    field = f"{prefix}.{loc}" if prefix and loc else (prefix or loc or None)
-    more = f" (and {len(e.errors()) - 1} more)" if len(e.errors()) > 1 else ""
-    return PolicyError(str(path), field, first["msg"] + more)
+    """Every validation error, each with the file and the field (not "the first and N more")."""
+    problems: list[PolicyError] = []
+    for err in e.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        field = f"{prefix}.{loc}" if prefix and loc else (prefix or loc or None)
+        problems.append(PolicyError(str(path), field, err["msg"]))
+    return PolicyErrors.combine(problems)
 
 
 def _read_yaml(path: Path, field: str | None = None) -> tuple[Any, str]:
@@ -310,7 +348,9 @@ def _read_yaml(path: Path, field: str | None = None) -> tuple[Any, str]:
     return data, hashlib.sha256(raw).hexdigest()
 
 
-def _resolve_includes(data: dict[str, Any], path: Path, sources: dict[str, str], depth: int) -> dict[str, Any]:
+def _resolve_includes(
+    data: dict[str, Any], path: Path, sources: dict[str, str], depth: int, gate_files: dict[str, Path] | None = None
+) -> dict[str, Any]:
     if depth > MAX_INCLUDE_DEPTH:
         raise PolicyError(str(path), "include", "includes nested too deep")
     base = path.parent
@@ -326,11 +366,14 @@ def _resolve_includes(data: dict[str, Any], path: Path, sources: dict[str, str],
             sources[str(inc_path)] = digest
             if not isinstance(sub, dict) or not isinstance(sub.get("globals"), list):
                 raise PolicyError(str(inc_path), "globals", "an allowlist file needs a 'globals' list")
+            problems: list[PolicyError] = []
             for j, entry in enumerate(sub["globals"]):
                 try:
                     AllowEntry.model_validate(entry)
                 except ValidationError as e:
-                    raise _policy_error_from(inc_path, e, prefix=f"globals[{j}]") from None
+                    problems.append(_policy_error_from(inc_path, e, prefix=f"globals[{j}]"))
+            if problems:
+                raise PolicyErrors.combine(problems)
             merged.extend(sub["globals"])
         allow = dict(allow)
         allow["globals"] = merged + list(allow.get("globals") or [])
@@ -344,6 +387,8 @@ def _resolve_includes(data: dict[str, Any], path: Path, sources: dict[str, str],
                 inc_path = (base / str(section["include"])).resolve()
                 sub, digest = _read_yaml(inc_path, f"gates.{gid}.include")
                 sources[str(inc_path)] = digest
+                if gate_files is not None:
+                    gate_files[str(gid)] = inc_path
                 if sub is None:
                     sub = {}
                 if not isinstance(sub, dict):
@@ -363,15 +408,26 @@ def load_policy(path: str | Path) -> Policy:
     if not isinstance(data, dict):
         raise PolicyError(str(p), None, "a policy must be a YAML mapping")
     sources = {str(p.resolve()): digest}
-    data = _resolve_includes(data, p, sources, 0)
+    gate_files: dict[str, Path] = {}
+    data = _resolve_includes(data, p, sources, 0, gate_files)
+    problems: list[PolicyError] = []
+    checkpoints = data.get("checkpoints")
+    if isinstance(checkpoints, dict):
+        for cp, cpp in checkpoints.items():
+            if isinstance(cpp, dict) and "gates" in cpp and not cpp["gates"]:
+                problems.append(PolicyError(str(p), f"checkpoints.{cp}.gates", "at least one gate must run"))
     try:
         doc = PolicyDoc.model_validate(data)
     except ValidationError as e:
-        raise _policy_error_from(p, e) from None
+        problems.insert(0, _policy_error_from(p, e))
+    if problems:
+        raise PolicyErrors.combine(problems)
     for cp, cpp in doc.checkpoints.items():
         if not cpp.gates:
             raise PolicyError(str(p), f"checkpoints.{cp}.gates", "at least one gate must run")
-    return Policy(doc, p, doc.model_dump(mode="json"), sources)
+    pol = Policy(doc, p, doc.model_dump(mode="json"), sources)
+    pol.gate_files = gate_files
+    return pol
 
 
 def packaged_policies_dir() -> Path:

@@ -156,3 +156,64 @@ def test_exception_can_name_a_control_id(tmp_path: Path) -> None:
     assert pol.judge_findings([f], "models/b", None)[1] is Verdict.PASS
     other = f.model_copy(update={"controls": ("S3.14",)})
     assert pol.judge_findings([other], "models/b", None)[1] is Verdict.FAIL
+
+
+# -- every error of a policy, each with its file and field (not "the first and 2 more") ----------
+
+
+def test_three_errors_are_all_listed_with_file_and_field(tmp_path: Path) -> None:
+    p = write(tmp_path, MINIMAL + "defaults: {block_severity: severe, unsupported: maybe}\nallow_everything: true\n")
+    with pytest.raises(PolicyError, match="3 problems") as ei:
+        load_policy(p)
+    msg = str(ei.value)
+    assert "more)" not in msg
+    lines = msg.splitlines()
+    assert lines[0] == "policy error: 3 problems:"
+    assert len(lines) == 4, msg
+    fields = ("defaults.block_severity", "defaults.unsupported", "allow_everything")
+    for fld in fields:
+        assert any(ln.strip().startswith(f"{p}: {fld}") for ln in lines[1:]), (fld, msg)
+    assert [e.field for e in ei.value.problems] == list(fields)  # type: ignore[attr-defined]
+    assert ei.value.file == str(p)
+
+
+def test_errors_of_every_included_allowlist_entry_are_listed(tmp_path: Path) -> None:
+    write(tmp_path, "globals:\n  - {module: os, name: system}\n  - {module: os, name: popen}\n", "allow.yaml")
+    p = write(tmp_path, MINIMAL + "allowlist: {include: [allow.yaml]}\n")
+    with pytest.raises(PolicyError, match="2 problems") as ei:
+        load_policy(p)
+    msg = str(ei.value)
+    assert "allow.yaml: globals[0].reason" in msg, msg
+    assert "allow.yaml: globals[1].reason" in msg, msg
+
+
+def test_empty_checkpoint_and_schema_errors_together(tmp_path: Path) -> None:
+    p = write(tmp_path, "apiVersion: mlgate/v1\nname: t\nbogus: 1\ncheckpoints:\n  pre-train: {gates: []}\n")
+    with pytest.raises(PolicyError, match="2 problems") as ei:
+        load_policy(p)
+    msg = str(ei.value)
+    assert f"{p}: bogus" in msg, msg
+    assert f"{p}: checkpoints.pre-train.gates: at least one gate must run" in msg, msg
+
+
+def test_policy_validate_lists_errors_of_every_gate_section(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from mlgate.cli import main
+
+    write(tmp_path, "limits: {max_depth: 0}\nmodelscan: {requird: true}\n", "scan.yaml")
+    p = write(tmp_path, MINIMAL + "gates:\n  model-scan: {include: scan.yaml}\n  s3-audit: {max_workers: 0}\n")
+    capsys.readouterr()
+    assert main(["policy", "validate", str(p)]) == 2
+    err = capsys.readouterr().err
+    assert "policy error: 3 problems:" in err, err
+    assert f"gates.model-scan from {tmp_path / 'scan.yaml'}): gates.model-scan.limits.max_depth" in err, err
+    assert "gates.model-scan.modelscan.requird" in err
+    assert f"{p}: gates.s3-audit.max_workers" in err
+
+
+def test_block_reason_is_the_failing_condition(tmp_path: Path) -> None:
+    pol = load_policy(write(tmp_path, MINIMAL))
+    f = Finding(id="S3-X", title="S3 bucket server access logging is enabled", severity=Severity.HIGH,
+                kind=FindingKind.ISSUE, message="server access logging is off", location=Location(path="b"), engine="t")
+    _, verdict, reason = pol.judge_findings([f], "b", None)
+    assert verdict is Verdict.FAIL
+    assert reason == "S3-X: server access logging is off"

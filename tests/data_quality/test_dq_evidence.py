@@ -175,4 +175,4 @@ def test_policy_settings_file_is_valid():
     raw = yaml.safe_load((Path(__file__).resolve().parents[2] / "policies/gates/data-quality.yaml").read_text())
     cfg = DataQualityConfig.model_validate(raw)
     assert cfg.max_unexpected_values == 5
-    assert cfg.suite_for("data/iris.csv") == "suites/iris.yaml"
+    assert cfg.suite_for("data/iris.csv") is None  # suites are explicit, never guessed from a name

@@ -288,7 +288,7 @@ def test_max_files_limit(make_policy, tmp_path, run_cli, iris_suite, ids_of):
 def test_policy_maps_dataset_to_suite(make_policy, tmp_path, run_cli, iris_suite, ids_of):
     (tmp_path / "suites").mkdir()
     (tmp_path / "suites" / "train.yaml").write_text(iris_suite.read_text())
-    policy = make_policy(tmp_path, {"datasets": {"*/training/*.csv": "suites/train.yaml"}})
+    policy = make_policy(tmp_path, {"datasets": {f"{tmp_path}/training/*.csv": "suites/train.yaml"}})
     data = write_iris_like(tmp_path / "training" / "train.csv", poison="nulls")
     code, report = run_cli("check-data", data, "--policy", policy)
     assert code == 1

@@ -149,13 +149,16 @@ def test_gx_registry_errors_name_file_and_expectation(tmp_path, exp, field, mess
     assert message in str(ei.value)
 
 
-def test_bad_suite_stops_check_data_before_reading(tmp_path, module_policy, capsys):
+def test_bad_suite_stops_check_data_before_validating(tmp_path, module_policy, capsys):
     from mlgate.cli import main
+    from mlgate.gates.data_quality.samples import write_iris_like
 
     path = _write(tmp_path, _suite({"type": "expect_column_values_to_be_fabulous", "kwargs": {"column": "a"}}))
     capsys.readouterr()
-    # the dataset does not even exist: the suite is judged first
-    code = main(["check-data", str(tmp_path / "missing.csv"), "--suite", str(path), "--policy", str(module_policy)])
+    # GX's registry is consulted once data is there to validate (a missing dataset fails before
+    # Great Expectations starts; test_dq_messages.py); every suite is judged before any expectation runs
+    data = write_iris_like(tmp_path / "train.csv")
+    code = main(["check-data", str(data), "--suite", str(path), "--policy", str(module_policy)])
     assert code == 2
     err = capsys.readouterr().err
     assert str(path) in err
@@ -191,10 +194,10 @@ def test_policy_suites_are_validated_relative_to_the_policy(tmp_path, make_polic
 
     (tmp_path / "suites").mkdir()
     (tmp_path / "suites" / "iris.yaml").write_text(iris_suite.read_text())
-    policy = make_policy(tmp_path, {"datasets": {"*iris*": "suites/iris.yaml"}})
+    policy = make_policy(tmp_path, {"datasets": {"data/iris/*.csv": "suites/iris.yaml"}})
     (spec,) = validate_policy_suites(policy, deep=True)
     assert spec.name == "iris"
-    broken = make_policy(tmp_path, {"datasets": {"*x*": "suites/missing.yaml"}}, name="broken.yaml")
+    broken = make_policy(tmp_path, {"datasets": {"data/x/*": "suites/missing.yaml"}}, name="broken.yaml")
     with pytest.raises(PolicyError, match="suite file not found") as ei:
         validate_policy_suites(broken)
     assert ei.value.file == str(tmp_path / "suites" / "missing.yaml")

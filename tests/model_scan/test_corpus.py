@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from tests.model_scan.corpus import Sample, generate
+from tests.model_scan.corpus import UNAVAILABLE, Sample, generate
 from tests.model_scan.corpus.benign import BENIGN
 from tests.model_scan.corpus.malicious import MALICIOUS
 
@@ -184,6 +184,8 @@ def _streams(data: bytes) -> Iterator[bytes]:
 def test_malicious_pickle_is_a_well_formed_attack(sample: Sample, corpus: Corpus) -> None:
     """The payload pickles are real attacks, not junk a scanner could reject for being malformed:
     every stream disassembles (pickletools simulates the stack; it never imports or calls)."""
+    if sample.id not in corpus.malicious:
+        pytest.skip(f"not generated here: {UNAVAILABLE.get(sample.id, sample.requires)}")
     data = corpus.malicious[sample.id].read_bytes()
     n = 0
     for stream in _streams(data):
@@ -208,6 +210,8 @@ def test_every_allowlist_entry_is_needed_and_not_denylisted(corpus: Corpus, defa
     from mlgate.model import Severity
     from mlgate.policy import AllowEntry
 
+    if UNAVAILABLE:  # e.g. no torch: torch.yaml's entries have no benign file to be needed by
+        pytest.skip(f"{len(UNAVAILABLE)} corpus samples not generated here ({sorted(set(UNAVAILABLE.values()))})")
     used_names = {dotted for sample_id in corpus.benign for s in corpus.report(sample_id).subjects
                   for dotted in s.details.get("allowed_globals", [])}
     for fname in OWN_ALLOWLISTS:

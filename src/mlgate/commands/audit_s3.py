@@ -37,9 +37,11 @@ def audit_s3(
     is honoured: AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL (a local endpoint such as moto).
     """
     from mlgate.gates.s3_audit import audit_buckets, default_session
+    from mlgate.gates.s3_audit.gate import preflight
 
     policy = get_policy(policy_path)
     session = default_session(profile, region)
+    preflight(session)  # missing credentials or endpoint: one line, exit 2
     with progress_bar("auditing") as progress:
         report = audit_buckets(list(buckets), policy=policy, session=session, checkpoint=checkpoint,
                                max_workers=max_workers, progress=progress)

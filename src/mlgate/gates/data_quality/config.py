@@ -55,7 +55,9 @@ class DataQualityConfig(_Strict):
         default_factory=dict,
         description=(
             "Dataset URI or fnmatch glob -> suite file, relative to the policy file that includes this "
-            "section. The first matching pattern (in file order) wins; --suite on the command line overrides."
+            "section. The first matching pattern (in file order) wins; --suite on the command line overrides. "
+            "A pattern names a location (s3://bucket/..., /abs/path/..., rel/path/...): one that starts "
+            "with a wildcard ('*iris*') would pick a suite from a file's name and is refused."
         ),
     )
     sensitive_columns: tuple[str, ...] = Field(
@@ -97,6 +99,14 @@ class DataQualityConfig(_Strict):
         for pattern, suite in v.items():
             if not pattern.strip():
                 raise ValueError("empty dataset pattern")
+            first = pattern.split("://", 1)[1] if "://" in pattern else pattern.lstrip("/")
+            first = first.split("/", 1)[0]
+            if not first or any(c in first for c in "*?["):
+                raise ValueError(
+                    f"dataset pattern {pattern!r} guesses from file names: a pattern must name a location "
+                    "(an s3://bucket/ prefix or a path whose first component has no wildcard); suites are "
+                    "explicit (--suite or a mapping per location), never chosen by what a file is called"
+                )
             if not str(suite).strip():
                 raise ValueError(f"dataset {pattern!r}: empty suite path")
         return v

@@ -101,16 +101,13 @@ class DataQualityGate(Gate[DataQualityConfig]):
                 specs[key] = load_suite(path)
             plan.append((t, specs[key]))
 
-        from mlgate.gates.data_quality.validate import GxSession
-
-        gxs = GxSession(config, data_docs)
-        for spec in specs.values():
-            gxs.add_suite(spec)
-
-        run = GateRun(tools=_tools(gxs.version))
+        # Great Expectations (import + context: seconds) starts only when a dataset was read and is
+        # really validated: a missing file or a read error is reported without paying for it.
+        gx_holder = _LazyGx(config, data_docs, list(specs.values()))
+        run = GateRun(tools=_tools(_installed_version("great_expectations")))
         docs: str | None = None
         for target, spec in plan:
-            draft, manifest, docs_path = self._check_one(target, spec, gxs, config, input_format, session)
+            draft, manifest, docs_path = self._check_one(target, spec, gx_holder, config, input_format, session)
             run.subjects.append(draft)
             if manifest is not None:
                 run.manifests.append(manifest)
@@ -181,7 +178,7 @@ class DataQualityGate(Gate[DataQualityConfig]):
         if table is not None:
             df = table_to_pandas(table)
             del table
-            outcome = gxs.validate(df, spec, target)
+            outcome = gxs.get().validate(df, spec, target)
             del df
             docs = outcome.data_docs
             details["expectations"] = [o.to_json() for o in outcome.expectations]
@@ -196,6 +193,34 @@ class DataQualityGate(Gate[DataQualityConfig]):
             ))
         draft.details = details
         return draft, manifest, docs
+
+
+class _LazyGx:
+    """The run's GX session, created on first use; every suite of the run is checked against GX's
+    registry then, before the first dataset is validated."""
+
+    def __init__(self, config: DataQualityConfig, data_docs: Any, specs: list[SuiteSpec]) -> None:
+        self.config, self.data_docs, self.specs = config, data_docs, specs
+        self._session: Any = None
+
+    def get(self) -> Any:
+        if self._session is None:
+            from mlgate.gates.data_quality.validate import GxSession
+
+            gxs = GxSession(self.config, self.data_docs)
+            for spec in self.specs:
+                gxs.add_suite(spec)
+            self._session = gxs
+        return self._session
+
+
+def _installed_version(dist: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return "not installed"
 
 
 def _tools(gx_version: str) -> dict[str, str]:

@@ -165,12 +165,16 @@ class ModelScanGate(Gate[ModelScanConfig]):
         progress: Progress,
         **options: Any,
     ) -> GateRun:
-        from mlgate.gates.model_scan.modelscan_engine import modelscan_version
+        from mlgate.gates.model_scan.modelscan_engine import modelscan_problem, modelscan_version, unavailable_note
 
         gp = GlobalsPolicy.from_policy(policy, checkpoint)
         run = GateRun()
         ms = modelscan_version()
         run.tools["modelscan"] = ms or "unavailable"
+        if config.modelscan.enabled and not config.modelscan.required:
+            problem = modelscan_problem()
+            if problem is not None:
+                run.notes.append(unavailable_note(problem))
         plan: list[tuple[str, list[Entry], bool]] = []
         for t in targets:
             entries, excluded, is_dir = walk(t, config.exclude)

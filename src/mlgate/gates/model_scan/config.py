@@ -47,8 +47,15 @@ class Limits(_Strict):
 
 
 class ModelscanEngine(_Strict):
-    enabled: bool = True
-    required: bool = Field(default=True, description="If modelscan cannot run, the verdict is error.")
+    """modelscan, the optional second engine (``pip install 'mlgate[modelscan]'``, Python < 3.13)."""
+
+    enabled: bool = Field(default=True, description="Run modelscan on every file when it is installed.")
+    required: bool = Field(
+        default=False,
+        description="true: modelscan missing or failing to start is an error on every file (fail closed). "
+        "false: files are judged by mlgate's own engine alone and the report says so; a file only "
+        "modelscan could analyse stays incomplete.",
+    )
     max_pickle_bytes: int = Field(
         default=256 * MiB,
         description="modelscan reads whole pickle arguments into memory; larger non-zip files are left to mlgate's engine (recorded).",

@@ -1,11 +1,26 @@
 """modelscan as a second engine, through its Python API, with everything it says mapped:
 issues -> findings, errors -> error findings, skips -> recorded (and incomplete when no other
 engine analysed the file). Each file is scanned on its own so that modelscan never walks into
-symlinks (it follows them) and so results map to files exactly."""
+symlinks (it follows them) and so results map to files exactly.
+
+modelscan is optional (the ``modelscan`` extra; it declares Python < 3.13). mlgate's own engine
+is primary. Policy ``gates.model-scan.modelscan``:
+
+* ``required: false`` (default): when modelscan is not installed the file is judged by mlgate's
+  engine alone, and the report says so (``tools.modelscan = "unavailable"``, a run note, and
+  ``details.modelscan.status = "not installed"`` per file). A file that only modelscan could have
+  analysed has no coverage and is ``incomplete`` (the gate's rule), never ``pass``.
+* ``required: true``: modelscan missing is an error on every file (fail closed).
+
+modelscan 0.8.8 with NumPy 2 fails on every ``.npy``/``.npz`` (``numpy.lib.format`` lost
+``_check_version``). That error is recorded as a known gap only when mlgate's own engine fully
+covered the file (NumPy's format is analysed by mlgate's engine); otherwise it stays an error.
+"""
 
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 from pathlib import Path
 from typing import Any
@@ -33,9 +48,10 @@ R_MS_ERROR = rule(
 )
 R_MS_MISSING = rule(
     "MLG-MODELSCAN-UNAVAILABLE",
-    "modelscan is not installed or failed to start",
+    "modelscan is required by the policy but is not installed or failed to start",
     Severity.HIGH,
-    "Install mlgate with its pinned dependencies (modelscan==0.8.8), or set gates.model-scan.modelscan.required: false.",
+    "Install the second engine (pip install 'mlgate[modelscan]' on Python 3.11/3.12), or set "
+    "gates.model-scan.modelscan.required: false to rely on mlgate's own engine.",
     kind=FindingKind.ERROR,
 )
 
@@ -46,14 +62,31 @@ _ZIP_MAGIC = b"PK\x03\x04"
 COMPRESSED_LAYERS = frozenset({"gzip", "zlib", "bz2", "xz", "lzma", "zstd", "7z"})
 
 
-def _known_gap(err: dict[str, Any], ctx: ScanContext) -> bool:
-    """modelscan parse errors on constructs it does not implement, where mlgate's own engine read
-    the whole file: joblib's inline numpy buffers and compressed pickles (modelscan reads the raw
-    bytes as opcodes). Any finding, error or gap of mlgate's own keeps the file from passing."""
-    if str(err.get("category")) not in ("PICKLE_GENOPS", "MAGIC_NUMBER", "MODEL_SCAN"):
-        return False
+# modelscan 0.8.8's NumPy scanner calls numpy.lib.format._check_version, gone in NumPy 2.
+NUMPY2_ERROR_MARK = "_check_version"
+
+
+def _mlgate_covered_fully(ctx: ScanContext) -> bool:
+    """mlgate's own engine positively analysed the file and reported no error or gap of its own
+    (issues are fine: they block on their own)."""
     own_gaps = any(f.kind.value != "issue" for f in ctx.findings)
-    if own_gaps or not ctx.coverage:
+    return not own_gaps and any(c.engine == "mlgate" for c in ctx.coverage)
+
+
+def _numpy2_gap(err: dict[str, Any]) -> bool:
+    return NUMPY2_ERROR_MARK in str(err.get("description", ""))
+
+
+def _known_gap(err: dict[str, Any], ctx: ScanContext) -> bool:
+    """modelscan errors on constructs it does not implement, where mlgate's own engine read the
+    whole file: joblib's inline numpy buffers and compressed pickles (modelscan reads the raw bytes
+    as opcodes), and .npy/.npz under NumPy 2 (modelscan 0.8.8 calls a NumPy 1 private function).
+    Any finding, error or gap of mlgate's own keeps the file from passing."""
+    if not _mlgate_covered_fully(ctx):
+        return False
+    if _numpy2_gap(err) and "npy" in ctx.formats:
+        return True
+    if str(err.get("category")) not in ("PICKLE_GENOPS", "MAGIC_NUMBER", "MODEL_SCAN"):
         return False
     return bool(ctx.details.get("joblib_inline_arrays")) or bool(COMPRESSED_LAYERS & set(ctx.formats))
 
@@ -67,17 +100,40 @@ def modelscan_version() -> str | None:
         return None
 
 
+@functools.cache
+def modelscan_problem() -> str | None:
+    """Why modelscan cannot run here (None when it can)."""
+    try:
+        from modelscan.modelscan import ModelScan  # noqa: F401
+        from modelscan.settings import DEFAULT_SETTINGS  # noqa: F401
+    except Exception as e:
+        return f"{type(e).__name__}: {e}"
+    return None
+
+
+def unavailable_note(problem: str) -> str:
+    return (
+        f"modelscan (second engine) is not available ({problem}); files were judged by mlgate's own "
+        "engine alone (policy gates.model-scan.modelscan.required: false). Install it with "
+        "pip install 'mlgate[modelscan]' (Python 3.11/3.12)."
+    )
+
+
 def run_modelscan(path: Path, ctx: ScanContext, config: ModelScanConfig, head: bytes) -> None:
     ms = config.modelscan
     if not ms.enabled:
+        ctx.details["modelscan"] = {"status": "disabled by policy"}
         return
-    try:
-        from modelscan.modelscan import ModelScan
-        from modelscan.settings import DEFAULT_SETTINGS
-    except Exception as e:
+    problem = modelscan_problem()
+    if problem is not None:
         if ms.required:
-            ctx.error(R_MS_MISSING, f"modelscan import failed: {e}")
+            ctx.error(R_MS_MISSING, f"modelscan is required by the policy but cannot run: {problem}")
+        else:
+            ctx.details["modelscan"] = {"status": "not installed", "why": problem}
         return
+    from modelscan.modelscan import ModelScan
+    from modelscan.settings import DEFAULT_SETTINGS
+
     size = path.stat().st_size
     if size > ms.max_pickle_bytes and not head.startswith(_ZIP_MAGIC):
         ctx.details["modelscan"] = {

@@ -34,6 +34,64 @@ def default_session(profile: str | None = None, region: str | None = None) -> bo
         raise UsageError(str(e)) from None
 
 
+_STACK_HINT = 'for the local stack: eval "$(mlgate stack up)"'
+
+
+class S3AccessError(MlgateError):
+    """Credentials or the endpoint are missing: nothing can be audited (exit 2, one line)."""
+
+
+def preflight(session: boto3.Session) -> None:
+    """Fail fast, with one line, when the credentials or the S3 endpoint are missing, instead of
+    one finding per control that each repeat the same botocore error. Access denied and other
+    answers from the service are left to the audit (they are findings about the account)."""
+    from botocore.config import Config
+    from botocore.exceptions import (
+        ConnectTimeoutError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        NoRegionError,
+        PartialCredentialsError,
+        SSLError,
+    )
+
+    try:
+        creds = session.get_credentials()
+    except PartialCredentialsError as e:
+        have = getattr(e, "kwargs", {}).get("cred_var") or "a credential variable"
+        raise S3AccessError(
+            f"AWS credentials are incomplete ({e.kwargs.get('provider', 'env')} provider is missing {have}): "
+            f"set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE ({_STACK_HINT})"
+        ) from None
+    except Exception as e:  # a broken profile, a failing credential process
+        raise S3AccessError(f"AWS credentials could not be loaded: {type(e).__name__}: {e}") from None
+    if creds is None:
+        raise S3AccessError(
+            "no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE "
+            f"({_STACK_HINT})"
+        )
+    try:
+        s3 = session.client("s3", config=Config(retries={"max_attempts": 1}, connect_timeout=10, read_timeout=30))
+    except NoRegionError:  # pragma: no cover - s3 has a global default region
+        raise S3AccessError("no AWS region configured: set AWS_REGION or AWS_DEFAULT_REGION") from None
+    endpoint = s3.meta.endpoint_url
+    try:
+        s3.list_buckets(MaxBuckets=1)
+    except (EndpointConnectionError, ConnectTimeoutError) as e:
+        raise S3AccessError(
+            f"cannot reach the S3 endpoint {endpoint}: {e} (set AWS_ENDPOINT_URL for a local or "
+            f"S3-compatible store; {_STACK_HINT})"
+        ) from None
+    except SSLError as e:
+        raise S3AccessError(
+            f"TLS to the S3 endpoint {endpoint} failed: {e} (set AWS_CA_BUNDLE to the endpoint's CA; {_STACK_HINT})"
+        ) from None
+    except NoCredentialsError:  # pragma: no cover - checked above
+        raise S3AccessError(f"no AWS credentials found ({_STACK_HINT})") from None
+    except Exception:  # noqa: S110 - denied, throttled, ...: the audit records these per control
+        pass
+
+
 class S3AuditGate(Gate[S3AuditConfig]):
     """Audits S3 buckets (and their account, access points and multi-region access points) for
     the Security Hub S3 controls and mlgate's ML artifact-store controls."""
@@ -62,7 +120,10 @@ class S3AuditGate(Gate[S3AuditConfig]):
         inventory: AuditInventory | None = options.get("inventory")
         tools: dict[str, str] = {}
         if inventory is None:
-            session = options.get("session") or default_session()
+            session = options.get("session")
+            if session is None:
+                session = default_session()
+                preflight(session)
             inventory = collect_inventory(session, targets, config, progress)
             import boto3
             import botocore
