@@ -6,12 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tests.report.report_helpers import EVIL
 
 from mlgate.api import scan
 from mlgate.cli import main
 from mlgate.report import render
 from mlgate.samples import write_clean_model
-from tests.report.report_helpers import EVIL
 
 
 @pytest.fixture
