@@ -146,6 +146,19 @@ class RemoteModelScanGate(ModelScanGate):
                 self.failed_targets.append(uri)
             return drafts, None
         files = {d.subject: str(d.sha256) for d in drafts}
+        expected = listing.details.get("expected_manifest_sha256")
+        if expected and expected != manifest_of(files):
+            run.findings.append(Finding(
+                id="MLG-TARGET-MANIFEST-CHANGED",
+                title="Stored artifact differs from the manifest the registry recorded",
+                severity=Severity.CRITICAL,
+                message=f"{uri}: manifest of the fetched files is {manifest_of(files)}, the version's "
+                f"mlgate.manifest_sha256 tag says {expected}",
+                location=Location(path=uri),
+                engine="mlgate",
+                remediation="Someone changed the stored files after they were checked and signed: do not deploy "
+                "this version; find who wrote to the artifact store.",
+            ))
         return drafts, RootManifest(
             root=uri,
             kind=listing.kind,
