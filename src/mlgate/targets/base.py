@@ -122,6 +122,8 @@ def verify(obj: RemoteObject, w: BoundedWriter, what: str) -> None:
         if got != exp["sha256_b64"]:
             raise TargetProblem(f"{what}: SHA-256 checksum {got} differs from the store's {exp['sha256_b64']}",
                                 rule="MLG-TARGET-MISMATCH")
-    if "git_blob_sha1" in exp and w.sha1_git is not None and w.sha1_git.hexdigest() != exp["git_blob_sha1"]:
+    if "git_blob_sha1" in exp and w.sha1_git is None:
+        raise TargetProblem(f"{what}: a git blob id was listed but not computed", rule="MLG-TARGET-MISMATCH")
+    if "git_blob_sha1" in exp and w.sha1_git.hexdigest() != exp["git_blob_sha1"]:
         raise TargetProblem(f"{what}: git blob id {w.sha1_git.hexdigest()} differs from the listed "
                             f"{exp['git_blob_sha1']}", rule="MLG-TARGET-MISMATCH")

@@ -24,6 +24,7 @@ from typing import Any
 from mlgate.targets.base import BoundedWriter, Fetched, Listing, RemoteObject, Source, TargetProblem, safe_rel, verify
 
 CHUNK = 4 * 1024 * 1024
+_Found = list[tuple[str, int | None]]
 MAX_FILES = 100_000
 
 
@@ -79,7 +80,7 @@ class MlflowSource(Source):
             source = self._resolve(uri, listing)
             listing.details["artifact_uri"] = source
             repo = self._repo(source)
-            found: list[tuple[str, int | None]] = []
+            found: _Found = []
             stack = [""]
             while stack:
                 d = stack.pop()
@@ -111,7 +112,7 @@ class MlflowSource(Source):
             raise TargetProblem(f"{uri}: no artifacts: nothing to check", rule="MLG-TARGET-EMPTY", empty=True)
         return listing
 
-    def _single_file(self, uri: str, listing: Listing) -> list[tuple[str, int | None]]:
+    def _single_file(self, uri: str, listing: Listing) -> _Found:
         """``runs:/id/path/file.pkl``: list the parent folder and keep that one file."""
         parsed = urllib.parse.urlparse(uri)
         parts = parsed.path.strip("/").split("/")
