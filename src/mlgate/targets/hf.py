@@ -82,8 +82,7 @@ class HfSource(Source):
         return listing
 
     def fetch(self, listing: Listing, obj: RemoteObject, dest: Path) -> Fetched:
-        from huggingface_hub import hf_hub_url
-        from huggingface_hub import get_session
+        from huggingface_hub import get_session, hf_hub_url
         from huggingface_hub.utils import build_hf_headers  # type: ignore[attr-defined]
 
         commit = listing.details["commit"]
