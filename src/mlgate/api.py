@@ -37,8 +37,20 @@ def scan(
     checkpoint: str | None = None,
     policy: Policy | str | Path | None = None,
     progress: Progress | None = None,
+    **remote: Any,
 ) -> Report:
-    """Scan model files/folders at a checkpoint under a policy (the model-file gate)."""
+    """Scan model files/folders at a checkpoint under a policy (the model-file gate).
+
+    Targets may also be remote (``s3://bucket/prefix``, ``models:/name/version``, ``runs:/id/path``,
+    ``hf://org/repo@<commit>``; see :mod:`mlgate.targets`); ``remote`` passes ``session`` (boto3),
+    ``tracking_uri``, ``hf_endpoint``, ``hf_token`` to them."""
     if isinstance(paths, (str, Path)):
         paths = [paths]
+    from mlgate.targets import is_remote
+
+    if any(is_remote(str(p)) for p in paths) or remote:
+        from mlgate.targets import scan_targets
+
+        return scan_targets([str(p) for p in paths], _policy(policy), checkpoint=checkpoint, progress=progress,
+                            **remote)
     return run_gate("model-scan", paths, policy=policy, checkpoint=checkpoint, progress=progress)

@@ -177,13 +177,29 @@ class Gate(ABC, Generic[ConfigT]):
 def _overall_reason(overall: Verdict, subjects: list[SubjectResult], global_reason: str, noun: str) -> str:
     if overall is Verdict.PASS:
         return f"all {len(subjects)} {noun}(s) passed"
-    bad = [s for s in subjects if s.verdict is overall]
+    bad = sorted((s for s in subjects if s.verdict is overall), key=lambda s: (-_top_rank(s), s.root, s.subject))
     parts = [f"{len(bad)} {noun}(s) {overall.value}"]
     if bad:
-        parts.append(f"first: {bad[0].subject}: {bad[0].reason}")
+        # Name the most severe problem, not the first file in alphabetical order.
+        worst = bad[0]
+        roots = {s.root for s in subjects}
+        where = f"{worst.root}: {worst.subject}" if len(roots) > 1 and worst.root != worst.subject else worst.subject
+        top = _top_finding(worst)
+        what = f"{top.severity.value} {top.id}: {top.title}" if top is not None else worst.reason
+        parts.append(f"most severe: {where}: {what}")
     if global_reason:
         parts.append(global_reason)
     return "; ".join(parts)
+
+
+def _top_finding(s: SubjectResult) -> Finding | None:
+    blocking = [f for f in s.findings if f.blocking]
+    return max(blocking, key=lambda f: f.severity.rank) if blocking else None
+
+
+def _top_rank(s: SubjectResult) -> int:
+    top = _top_finding(s)
+    return top.severity.rank if top is not None else -1
 
 
 def load_gate(gate_id: str) -> Gate[Any]:

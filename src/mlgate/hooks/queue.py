@@ -231,6 +231,12 @@ class EventQueue:
         out.update({r[0]: r[1] for r in rows})
         return out
 
+    def oldest_pending_received_at(self) -> float | None:
+        """When the oldest event not yet done or failed arrived (metrics: queue age)."""
+        row = self._conn().execute(
+            "SELECT MIN(received_at) FROM events WHERE status IN ('new', 'processing')").fetchone()
+        return float(row[0]) if row and row[0] is not None else None
+
     def get(self, delivery_id: str) -> dict[str, Any] | None:
         db = self._conn()
         cur = db.execute("SELECT * FROM events WHERE delivery_id=?", (delivery_id,))

@@ -81,7 +81,11 @@ def _parse(body: bytes) -> tuple[str, str, str]:
 
 
 def create_app(settings: ReceiverSettings, queue: EventQueue) -> Starlette:
+    from mlgate.metrics import CONTENT_TYPE, Metrics
+
     writer = GroupCommitWriter(queue)
+    metrics = Metrics()
+    metrics.watch_queue(EventQueue(queue.path))  # its own connection, read at scrape time
 
     async def receive(request: Request) -> Response:
         try:
@@ -92,19 +96,26 @@ def create_app(settings: ReceiverSettings, queue: EventQueue) -> Starlette:
         except Rejected as r:
             log.info("rejected a delivery from %s: %d %s", request.client.host if request.client else "-",
                      r.status, r.reason)
+            metrics.deliveries.labels(outcome=f"rejected-{r.status}").inc()
             return JSONResponse({"status": "rejected", "reason": r.reason}, status_code=r.status)
         event = NewEvent(delivery_id, ts, entity, action, subject, body)
         try:
             new = await asyncio.wait_for(writer.submit(event), settings.record_timeout_s)
         except Exception as e:
             log.error("could not record delivery %s: %s", delivery_id, e)
+            metrics.deliveries.labels(outcome="unavailable").inc()
             return JSONResponse({"status": "unavailable"}, status_code=503)
+        metrics.deliveries.labels(outcome="accepted" if new else "duplicate").inc()
         if not new:
             return JSONResponse({"status": "duplicate", "delivery_id": delivery_id}, status_code=200)
         return JSONResponse({"status": "accepted", "delivery_id": delivery_id}, status_code=202)
 
     async def health(_request: Request) -> Response:
         return JSONResponse({"status": "ok"})
+
+    async def prometheus(_request: Request) -> Response:
+        body = await asyncio.to_thread(metrics.exposition)
+        return Response(body, media_type=CONTENT_TYPE)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -115,6 +126,7 @@ def create_app(settings: ReceiverSettings, queue: EventQueue) -> Starlette:
             writer.stop()
 
     return Starlette(
-        routes=[Route(settings.path, receive, methods=["POST"]), Route("/healthz", health, methods=["GET"])],
+        routes=[Route(settings.path, receive, methods=["POST"]), Route("/healthz", health, methods=["GET"]),
+                Route("/metrics", prometheus, methods=["GET"])],
         lifespan=lifespan,
     )

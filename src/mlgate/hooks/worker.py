@@ -48,12 +48,14 @@ class Worker:
         settings: WorkerSettings | None = None,
         owner: str | None = None,
         on_give_up: GiveUp | None = None,
+        metrics: Any | None = None,
     ) -> None:
         self.queue = queue
         self.handler = handler
         self.settings = settings or WorkerSettings()
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.on_give_up = on_give_up
+        self.metrics = metrics  # mlgate.metrics.Metrics: counts events, verdicts, quarantines
 
     def _heartbeat(self, ev: ClaimedEvent, done: threading.Event) -> None:
         interval = max(self.settings.lease_s / 3.0, 0.05)
@@ -79,6 +81,8 @@ class Worker:
             done.set()
             hb.join()
             err = f"{type(e).__name__}: {e}"
+            if self.metrics is not None:
+                self.metrics.record_result(ev.kind, None, err)
             final = ev.attempts >= self.settings.max_attempts
             status = self.queue.fail(ev, err, retry_in=None if final else self.settings.retry_in(ev.attempts))
             log.warning("delivery %s (%s, attempt %d) failed: %s -> %s", ev.delivery_id, ev.kind, ev.attempts, err,
@@ -91,6 +95,8 @@ class Worker:
             return ev.delivery_id
         done.set()
         hb.join()
+        if self.metrics is not None:
+            self.metrics.record_result(ev.kind, result)
         if not self.queue.complete(ev, result):
             log.warning("delivery %s was processed but its lease had passed to another worker", ev.delivery_id)
         else:

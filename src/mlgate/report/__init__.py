@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from mlgate.model import Report
 
-FORMATS = ("console", "json", "sarif")
+FORMATS = ("console", "json", "sarif", "cyclonedx", "html")
 
 
 def render(reports: Sequence[Report], fmt: str, *, color: bool = False, verbose: bool = False) -> str:
@@ -18,6 +18,14 @@ def render(reports: Sequence[Report], fmt: str, *, color: bool = False, verbose:
         from mlgate.report.sarif import render_sarif
 
         return render_sarif(reports)
+    if fmt == "cyclonedx":
+        from mlgate.report.cyclonedx import render_cyclonedx
+
+        return render_cyclonedx(reports)
+    if fmt == "html":
+        from mlgate.report.html import render_html
+
+        return render_html(reports)
     if fmt == "console":
         from mlgate.report.console import render_console
 
