@@ -8,9 +8,11 @@ manifest digest (:mod:`mlgate.digest`). Symlinks and special files are findings,
 from __future__ import annotations
 
 import fnmatch
+import multiprocessing
 import os
 import stat
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -114,6 +116,64 @@ def scan_file(entry: Entry, config: ModelScanConfig, gp: GlobalsPolicy) -> Subje
     return draft
 
 
+# Worker-process state: the config and globals policy are sent once per worker (initializer), not
+# once per file.
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(config: ModelScanConfig, gp: GlobalsPolicy) -> None:
+    _WORKER["config"], _WORKER["gp"] = config, gp
+
+
+def _scan_in_worker(entry: Entry) -> SubjectDraft:
+    return scan_file(entry, _WORKER["config"], _WORKER["gp"])
+
+
+def plan_workers(n_files: int, config: ModelScanConfig) -> tuple[str, int]:
+    """How to spread ``n_files`` over the machine: ``("inline", 1)`` for a handful of files (a
+    pre-commit hook scanning one file pays no pool start-up), worker processes for many files (the
+    per-file work is pure Python: threads share one core under the GIL), bounded by the policy's
+    ``max_workers``, the CPUs this process may use and the memory each worker may need."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    workers = max(1, min(config.max_workers, cpus, n_files))
+    avail = _available_memory()
+    if avail is not None:
+        workers = max(1, min(workers, avail // max(config.worker_memory_bytes, 1)))
+    if workers == 1 or n_files < config.process_pool_min_files:
+        return "inline", 1
+    return "processes", workers
+
+
+def _available_memory() -> int | None:
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def _drafts(entries: list[Entry], config: ModelScanConfig, gp: GlobalsPolicy) -> Iterator[SubjectDraft]:
+    """Scan ``entries`` in order, inline or on worker processes (see :func:`plan_workers`)."""
+    mode, workers = plan_workers(len(entries), config)
+    if mode == "inline":
+        for e in entries:
+            yield scan_file(e, config, gp)
+        return
+    # forkserver: workers fork from a clean server process that imported the analysers once, never
+    # from this (possibly multi-threaded: Prefect, MLflow) process.
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["mlgate.gates.model_scan.analyze", "mlgate.gates.model_scan.modelscan_engine"])
+    pool: Executor = ProcessPoolExecutor(
+        max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(config, gp)
+    )
+    with pool:
+        chunk = max(1, min(32, len(entries) // (workers * 8)))
+        yield from pool.map(_scan_in_worker, entries, chunksize=chunk)
+
+
 class ModelScanGate(Gate[ModelScanConfig]):
     id = "model-scan"
     config_model = ModelScanConfig
@@ -143,11 +203,10 @@ class ModelScanGate(Gate[ModelScanConfig]):
         total = sum(len(e) for _, e, _ in plan)
         progress(0, f"scanning {total} file(s)")
         all_entries = [e for _, entries, _ in plan for e in entries]
-        with ThreadPoolExecutor(max_workers=config.max_workers, thread_name_prefix="mlgate-scan") as pool:
-            drafts = []
-            for d in pool.map(lambda e: scan_file(e, config, gp), all_entries):
-                drafts.append(d)
-                progress(1, d.subject)
+        drafts = []
+        for d in _drafts(all_entries, config, gp):
+            drafts.append(d)
+            progress(1, d.subject)
         run.subjects = drafts
         for t, entries, is_dir in plan:
             files = {d.subject: d.sha256 for d in drafts if d.root == t and d.sha256}
