@@ -282,6 +282,9 @@ def _policy_error_from(path: Path, e: ValidationError, prefix: str = "") -> Poli
     return PolicyError(str(path), field, first["msg"] + more)
 
 
+_SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _read_yaml(path: Path, field: str | None = None) -> tuple[Any, str]:
     try:
         st = path.stat()
@@ -293,7 +296,8 @@ def _read_yaml(path: Path, field: str | None = None) -> tuple[Any, str]:
         raise PolicyError(str(path), field, f"file larger than {MAX_POLICY_BYTES} bytes")
     raw = path.read_bytes()
     try:
-        data = yaml.safe_load(raw.decode("utf-8"))
+        # libyaml's safe loader when PyYAML was built with it: same grammar, ~15x faster.
+        data = yaml.load(raw.decode("utf-8"), Loader=_SAFE_LOADER)  # noqa: S506 - a safe loader
     except (yaml.YAMLError, UnicodeDecodeError) as e:
         raise PolicyError(str(path), field, f"not valid YAML: {e}") from None
     return data, hashlib.sha256(raw).hexdigest()
