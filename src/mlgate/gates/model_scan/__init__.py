@@ -12,7 +12,7 @@ import multiprocessing
 import os
 import stat
 from collections.abc import Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,6 +83,22 @@ def walk(target: str, exclude: tuple[str, ...]) -> tuple[list[Entry], list[str],
     return entries, excluded, True
 
 
+OVERLAP_MIN_BYTES = 64 * 1024 * 1024
+
+
+def _digest_beside(path: str) -> Future[tuple[str, int]] | None:
+    """Start hashing ``path`` on its own thread if it is large enough for that to pay off."""
+    try:
+        if os.lstat(path).st_size < OVERLAP_MIN_BYTES:
+            return None
+    except OSError:
+        return None  # the sequential path reports it
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlgate-digest")
+    fut = pool.submit(sha256_file, path)
+    pool.shutdown(wait=False)
+    return fut
+
+
 def scan_file(entry: Entry, config: ModelScanConfig, gp: GlobalsPolicy) -> SubjectDraft:
     from mlgate.gates.model_scan.analyze import HEAD_BYTES, analyze_blob
     from mlgate.gates.model_scan.blob import file_blob
@@ -95,7 +111,11 @@ def scan_file(entry: Entry, config: ModelScanConfig, gp: GlobalsPolicy) -> Subje
         ctx.report(rule, f"{entry.rel} {entry.problem}")
     else:
         try:
-            draft.sha256, draft.size = sha256_file(entry.abspath)
+            # Large files: the digest (C code that releases the GIL) runs on a second thread while
+            # this one walks the structure, so a big checkpoint costs about one hashing pass.
+            hasher = _digest_beside(entry.abspath)
+            if hasher is None:
+                draft.sha256, draft.size = sha256_file(entry.abspath)
             blob = file_blob(entry.abspath, entry.rel)
             head = blob.head(HEAD_BYTES)
             try:
@@ -107,6 +127,8 @@ def scan_file(entry: Entry, config: ModelScanConfig, gp: GlobalsPolicy) -> Subje
             except Exception as e:  # an analyser bug on hostile input: error, never pass
                 ctx.report(ENGINE_ERROR, f"{type(e).__name__}: {e}")
             run_modelscan(Path(entry.abspath), ctx, config, head)
+            if hasher is not None:
+                draft.sha256, draft.size = hasher.result()
         except OSError as e:
             ctx.report(FILE_UNREADABLE, f"cannot read {entry.rel}: {e.strerror or e}")
     draft.findings = ctx.findings
