@@ -19,6 +19,7 @@ from typing import Any
 
 from mlgate.digest import manifest_of, sha256_file
 from mlgate.gate import Gate, GateRun, Progress, SubjectDraft
+from mlgate.gates.model_scan.cache import CacheRefused, VerdictCache, restore
 from mlgate.gates.model_scan.config import ModelScanConfig
 from mlgate.gates.model_scan.context import BudgetExceeded, ScanContext
 from mlgate.gates.model_scan.globals_policy import GlobalsPolicy
@@ -99,7 +100,9 @@ def _digest_beside(path: str) -> Future[tuple[str, int]] | None:
     return fut
 
 
-def scan_file(entry: Entry, config: ModelScanConfig, gp: GlobalsPolicy) -> SubjectDraft:
+def scan_file(
+    entry: Entry, config: ModelScanConfig, gp: GlobalsPolicy, cache: VerdictCache | None = None
+) -> SubjectDraft:
     from mlgate.gates.model_scan.analyze import HEAD_BYTES, analyze_blob
     from mlgate.gates.model_scan.blob import file_blob
     from mlgate.gates.model_scan.modelscan_engine import run_modelscan
@@ -111,11 +114,20 @@ def scan_file(entry: Entry, config: ModelScanConfig, gp: GlobalsPolicy) -> Subje
         ctx.report(rule, f"{entry.rel} {entry.problem}")
     else:
         try:
-            # Large files: the digest (C code that releases the GIL) runs on a second thread while
-            # this one walks the structure, so a big checkpoint costs about one hashing pass.
-            hasher = _digest_beside(entry.abspath)
-            if hasher is None:
+            hasher = None
+            if cache is not None:
+                # The key needs the digest first; a hit skips the analysis.
                 draft.sha256, draft.size = sha256_file(entry.abspath)
+                hit = cache.get(draft.sha256, entry.rel)
+                if hit is not None:
+                    restore(draft, hit)
+                    return draft
+            else:
+                # Large files: the digest (C code that releases the GIL) runs on a second thread
+                # while this one walks the structure, so a big checkpoint costs one hashing pass.
+                hasher = _digest_beside(entry.abspath)
+                if hasher is None:
+                    draft.sha256, draft.size = sha256_file(entry.abspath)
             blob = file_blob(entry.abspath, entry.rel)
             head = blob.head(HEAD_BYTES)
             try:
@@ -135,6 +147,8 @@ def scan_file(entry: Entry, config: ModelScanConfig, gp: GlobalsPolicy) -> Subje
     draft.coverage = ctx.coverage
     draft.formats = ctx.formats
     draft.details = ctx.details
+    if cache is not None and not entry.problem:
+        cache.put(draft)
     return draft
 
 
@@ -143,12 +157,12 @@ def scan_file(entry: Entry, config: ModelScanConfig, gp: GlobalsPolicy) -> Subje
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(config: ModelScanConfig, gp: GlobalsPolicy) -> None:
-    _WORKER["config"], _WORKER["gp"] = config, gp
+def _init_worker(config: ModelScanConfig, gp: GlobalsPolicy, cache: VerdictCache | None) -> None:
+    _WORKER["config"], _WORKER["gp"], _WORKER["cache"] = config, gp, cache
 
 
 def _scan_in_worker(entry: Entry) -> SubjectDraft:
-    return scan_file(entry, _WORKER["config"], _WORKER["gp"])
+    return scan_file(entry, _WORKER["config"], _WORKER["gp"], _WORKER["cache"])
 
 
 def plan_workers(n_files: int, config: ModelScanConfig) -> tuple[str, int]:
@@ -177,19 +191,21 @@ def _available_memory() -> int | None:
     return None
 
 
-def _drafts(entries: list[Entry], config: ModelScanConfig, gp: GlobalsPolicy) -> Iterator[SubjectDraft]:
+def _drafts(
+    entries: list[Entry], config: ModelScanConfig, gp: GlobalsPolicy, cache: VerdictCache | None = None
+) -> Iterator[SubjectDraft]:
     """Scan ``entries`` in order, inline or on worker processes (see :func:`plan_workers`)."""
     mode, workers = plan_workers(len(entries), config)
     if mode == "inline":
         for e in entries:
-            yield scan_file(e, config, gp)
+            yield scan_file(e, config, gp, cache)
         return
     # forkserver: workers fork from a clean server process that imported the analysers once, never
     # from this (possibly multi-threaded: Prefect, MLflow) process.
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(["mlgate.gates.model_scan.analyze", "mlgate.gates.model_scan.modelscan_engine"])
     pool: Executor = ProcessPoolExecutor(
-        max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(config, gp)
+        max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(config, gp, cache)
     )
     with pool:
         chunk = max(1, min(32, len(entries) // (workers * 8)))
@@ -225,8 +241,22 @@ class ModelScanGate(Gate[ModelScanConfig]):
         total = sum(len(e) for _, e, _ in plan)
         progress(0, f"scanning {total} file(s)")
         all_entries = [e for _, entries, _ in plan for e in entries]
+        cache = None
+        cache_dir = os.environ.get("MLGATE_SCAN_CACHE") or config.cache_dir
+        if cache_dir:
+            try:
+                cache = VerdictCache.open(
+                    cache_dir,
+                    policy_digest=policy.digest,
+                    checkpoint=checkpoint,
+                    tools=dict(run.tools),
+                    settings=config.model_dump_json(),
+                )
+                run.notes.append(f"verdict cache: {cache.folder}")
+            except (CacheRefused, OSError) as e:
+                run.notes.append(f"verdict cache not used: {e}")
         drafts = []
-        for d in _drafts(all_entries, config, gp):
+        for d in _drafts(all_entries, config, gp, cache):
             drafts.append(d)
             progress(1, d.subject)
         run.subjects = drafts

@@ -58,6 +58,13 @@ class ModelScanConfig(_Strict):
         le=64,
         description="Worker processes for many-file scans (further bounded by the CPUs and memory available).",
     )
+    cache_dir: str | None = Field(
+        default=None,
+        description=(
+            "Folder of the verdict cache (also MLGATE_SCAN_CACHE): a file whose bytes, path, policy and "
+            "scanner versions were analysed before is not analysed again. Off by default."
+        ),
+    )
     process_pool_min_files: int = Field(
         default=16,
         ge=2,
