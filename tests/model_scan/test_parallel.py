@@ -21,6 +21,7 @@ def test_a_few_files_are_scanned_inline() -> None:
 
 def test_many_files_use_at_most_the_cpus_and_the_policy_bound(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("os.sched_getaffinity", lambda _pid: {0, 1})
+    monkeypatch.setattr("mlgate.gates.model_scan._available_memory", lambda: 64 * 2**30)
     assert plan_workers(1000, ModelScanConfig(max_workers=8)) == ("processes", 2)
     assert plan_workers(1000, ModelScanConfig(max_workers=1)) == ("inline", 1)
 

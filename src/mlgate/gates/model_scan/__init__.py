@@ -7,12 +7,17 @@ manifest digest (:mod:`mlgate.digest`). Symlinks and special files are findings,
 
 from __future__ import annotations
 
+import ctypes
 import fnmatch
 import multiprocessing
 import os
+import signal
 import stat
+import sys
+import threading
 from collections.abc import Iterator
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -158,7 +163,43 @@ _WORKER: dict[str, Any] = {}
 
 
 def _init_worker(config: ModelScanConfig, gp: GlobalsPolicy, cache: VerdictCache | None) -> None:
+    _die_with_parent()
     _WORKER["config"], _WORKER["gp"], _WORKER["cache"] = config, gp, cache
+
+
+def _die_with_parent() -> None:
+    """A worker never outlives the scan that started it, even one killed with SIGKILL (Linux:
+    ``PR_SET_PDEATHSIG``; elsewhere the pool's broken pipe ends it at the next file)."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() == 1:  # the parent died before the line above ran
+        os._exit(1)
+
+
+class ScanInterrupted(KeyboardInterrupt):
+    """SIGTERM during a many-file scan: the workers are stopped and no result is produced."""
+
+
+@contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """Turn SIGTERM into an exception for the duration of a pooled scan (main thread only), so the
+    workers are stopped and nothing half-done is reported; the default is restored after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        raise ScanInterrupted("terminated (SIGTERM)")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _scan_in_worker(entry: Entry) -> SubjectDraft:
@@ -200,16 +241,23 @@ def _drafts(
         for e in entries:
             yield scan_file(e, config, gp, cache)
         return
-    # forkserver: workers fork from a clean server process that imported the analysers once, never
-    # from this (possibly multi-threaded: Prefect, MLflow) process.
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["mlgate.gates.model_scan.analyze", "mlgate.gates.model_scan.modelscan_engine"])
-    pool: Executor = ProcessPoolExecutor(
+    # spawn: fresh interpreters, never a fork of this (possibly multi-threaded: Prefect, MLflow)
+    # process, and direct children of it, so they can be tied to its life (_die_with_parent).
+    ctx = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(
         max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(config, gp, cache)
     )
-    with pool:
-        chunk = max(1, min(32, len(entries) // (workers * 8)))
-        yield from pool.map(_scan_in_worker, entries, chunksize=chunk)
+    chunk = max(1, min(32, len(entries) // (workers * 8)))
+    try:
+        with _sigterm_raises():
+            yield from pool.map(_scan_in_worker, entries, chunksize=chunk)
+    except BaseException:
+        # Interrupted, or the consumer stopped early: stop the workers now, not after their queue.
+        for proc in list(getattr(pool, "_processes", {}).values()):
+            proc.kill()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
 class ModelScanGate(Gate[ModelScanConfig]):
