@@ -329,6 +329,9 @@ def _policy_error_from(path: Path, e: ValidationError, prefix: str = "") -> Poli
     return PolicyErrors.combine(problems)
 
 
+_SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _read_yaml(path: Path, field: str | None = None) -> tuple[Any, str]:
     try:
         st = path.stat()
@@ -340,9 +343,10 @@ def _read_yaml(path: Path, field: str | None = None) -> tuple[Any, str]:
         raise PolicyError(str(path), field, f"file larger than {MAX_POLICY_BYTES} bytes")
     raw = path.read_bytes()
     try:
-        # large generated allowlists are JSON, which parses ~100x faster than YAML
+        # large generated allowlists are JSON, which parses ~100x faster than YAML; YAML goes through
+        # libyaml's safe loader when PyYAML was built with it (same grammar, ~15x faster).
         text = raw.decode("utf-8")
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        data = json.loads(text) if path.suffix == ".json" else yaml.load(text, Loader=_SAFE_LOADER)  # noqa: S506
     except (yaml.YAMLError, UnicodeDecodeError, ValueError) as e:
         raise PolicyError(str(path), field, f"not valid YAML: {e}") from None
     return data, hashlib.sha256(raw).hexdigest()

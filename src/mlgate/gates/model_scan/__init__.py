@@ -7,16 +7,24 @@ manifest digest (:mod:`mlgate.digest`). Symlinks and special files are findings,
 
 from __future__ import annotations
 
+import ctypes
 import fnmatch
+import multiprocessing
 import os
+import signal
 import stat
-from concurrent.futures import ThreadPoolExecutor
+import sys
+import threading
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mlgate.digest import manifest_of, sha256_file
 from mlgate.gate import Gate, GateRun, Progress, SubjectDraft
+from mlgate.gates.model_scan.cache import CacheRefused, VerdictCache, restore
 from mlgate.gates.model_scan.config import ModelScanConfig
 from mlgate.gates.model_scan.context import BudgetExceeded, ScanContext
 from mlgate.gates.model_scan.globals_policy import GlobalsPolicy
@@ -81,7 +89,25 @@ def walk(target: str, exclude: tuple[str, ...]) -> tuple[list[Entry], list[str],
     return entries, excluded, True
 
 
-def scan_file(entry: Entry, config: ModelScanConfig, gp: GlobalsPolicy) -> SubjectDraft:
+OVERLAP_MIN_BYTES = 64 * 1024 * 1024
+
+
+def _digest_beside(path: str) -> Future[tuple[str, int]] | None:
+    """Start hashing ``path`` on its own thread if it is large enough for that to pay off."""
+    try:
+        if os.lstat(path).st_size < OVERLAP_MIN_BYTES:
+            return None
+    except OSError:
+        return None  # the sequential path reports it
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlgate-digest")
+    fut = pool.submit(sha256_file, path)
+    pool.shutdown(wait=False)
+    return fut
+
+
+def scan_file(
+    entry: Entry, config: ModelScanConfig, gp: GlobalsPolicy, cache: VerdictCache | None = None
+) -> SubjectDraft:
     from mlgate.gates.model_scan.analyze import HEAD_BYTES, analyze_blob
     from mlgate.gates.model_scan.blob import file_blob
 
@@ -92,7 +118,20 @@ def scan_file(entry: Entry, config: ModelScanConfig, gp: GlobalsPolicy) -> Subje
         ctx.report(rule, f"{entry.rel} {entry.problem}")
     else:
         try:
-            draft.sha256, draft.size = sha256_file(entry.abspath)
+            hasher = None
+            if cache is not None:
+                # The key needs the digest first; a hit skips the analysis.
+                draft.sha256, draft.size = sha256_file(entry.abspath)
+                hit = cache.get(draft.sha256, entry.rel)
+                if hit is not None:
+                    restore(draft, hit)
+                    return draft
+            else:
+                # Large files: the digest (C code that releases the GIL) runs on a second thread
+                # while this one walks the structure, so a big checkpoint costs one hashing pass.
+                hasher = _digest_beside(entry.abspath)
+                if hasher is None:
+                    draft.sha256, draft.size = sha256_file(entry.abspath)
             blob = file_blob(entry.abspath, entry.rel)
             head = blob.head(HEAD_BYTES)
             try:
@@ -109,12 +148,16 @@ def scan_file(entry: Entry, config: ModelScanConfig, gp: GlobalsPolicy) -> Subje
                 ctx.details["modelscan_skipped"] = "the file is over its analysis budget (incomplete)"
             else:
                 _modelscan_within_budget(Path(entry.abspath), ctx, config, head)
+            if hasher is not None:
+                draft.sha256, draft.size = hasher.result()
         except OSError as e:
             ctx.report(FILE_UNREADABLE, f"cannot read {entry.rel}: {e.strerror or e}")
     draft.findings = ctx.findings
     draft.coverage = ctx.coverage
     draft.formats = ctx.formats
     draft.details = ctx.details
+    if cache is not None and not entry.problem:
+        cache.put(draft)
     return draft
 
 
@@ -151,6 +194,109 @@ def _modelscan_within_budget(path: Path, ctx: ScanContext, config: ModelScanConf
     ctx.details.update(child.details)
 
 
+# Worker-process state: the config and globals policy are sent once per worker (initializer), not
+# once per file.
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(config: ModelScanConfig, gp: GlobalsPolicy, cache: VerdictCache | None) -> None:
+    _die_with_parent()
+    _WORKER["config"], _WORKER["gp"], _WORKER["cache"] = config, gp, cache
+
+
+def _die_with_parent() -> None:
+    """A worker never outlives the scan that started it, even one killed with SIGKILL (Linux:
+    ``PR_SET_PDEATHSIG``; elsewhere the pool's broken pipe ends it at the next file)."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() == 1:  # the parent died before the line above ran
+        os._exit(1)
+
+
+class ScanInterrupted(KeyboardInterrupt):
+    """SIGTERM during a many-file scan: the workers are stopped and no result is produced."""
+
+
+@contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """Turn SIGTERM into an exception for the duration of a pooled scan (main thread only), so the
+    workers are stopped and nothing half-done is reported; the default is restored after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        raise ScanInterrupted("terminated (SIGTERM)")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _scan_in_worker(entry: Entry) -> SubjectDraft:
+    return scan_file(entry, _WORKER["config"], _WORKER["gp"], _WORKER["cache"])
+
+
+def plan_workers(n_files: int, config: ModelScanConfig) -> tuple[str, int]:
+    """How to spread ``n_files`` over the machine: ``("inline", 1)`` for a handful of files (a
+    pre-commit hook scanning one file pays no pool start-up), worker processes for many files (the
+    per-file work is pure Python: threads share one core under the GIL), bounded by the policy's
+    ``max_workers``, the CPUs this process may use and the memory each worker may need."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    workers = max(1, min(config.max_workers, cpus, n_files))
+    avail = _available_memory()
+    if avail is not None:
+        workers = max(1, min(workers, avail // max(config.worker_memory_bytes, 1)))
+    if workers == 1 or n_files < config.process_pool_min_files:
+        return "inline", 1
+    return "processes", workers
+
+
+def _available_memory() -> int | None:
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def _drafts(
+    entries: list[Entry], config: ModelScanConfig, gp: GlobalsPolicy, cache: VerdictCache | None = None
+) -> Iterator[SubjectDraft]:
+    """Scan ``entries`` in order, inline or on worker processes (see :func:`plan_workers`)."""
+    mode, workers = plan_workers(len(entries), config)
+    if mode == "inline":
+        for e in entries:
+            yield scan_file(e, config, gp, cache)
+        return
+    # spawn: fresh interpreters, never a fork of this (possibly multi-threaded: Prefect, MLflow)
+    # process, and direct children of it, so they can be tied to its life (_die_with_parent).
+    ctx = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(
+        max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(config, gp, cache)
+    )
+    chunk = max(1, min(32, len(entries) // (workers * 8)))
+    try:
+        with _sigterm_raises():
+            yield from pool.map(_scan_in_worker, entries, chunksize=chunk)
+    except BaseException:
+        # Interrupted, or the consumer stopped early: stop the workers now, not after their queue.
+        for proc in list(getattr(pool, "_processes", {}).values()):
+            proc.kill()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
 class ModelScanGate(Gate[ModelScanConfig]):
     id = "model-scan"
     config_model = ModelScanConfig
@@ -184,11 +330,24 @@ class ModelScanGate(Gate[ModelScanConfig]):
         total = sum(len(e) for _, e, _ in plan)
         progress(0, f"scanning {total} file(s)")
         all_entries = [e for _, entries, _ in plan for e in entries]
-        with ThreadPoolExecutor(max_workers=config.max_workers, thread_name_prefix="mlgate-scan") as pool:
-            drafts = []
-            for d in pool.map(lambda e: scan_file(e, config, gp), all_entries):
-                drafts.append(d)
-                progress(1, d.subject)
+        cache = None
+        cache_dir = os.environ.get("MLGATE_SCAN_CACHE") or config.cache_dir
+        if cache_dir:
+            try:
+                cache = VerdictCache.open(
+                    cache_dir,
+                    policy_digest=policy.digest,
+                    checkpoint=checkpoint,
+                    tools=dict(run.tools),
+                    settings=config.model_dump_json(),
+                )
+                run.notes.append(f"verdict cache: {cache.folder}")
+            except (CacheRefused, OSError) as e:
+                run.notes.append(f"verdict cache not used: {e}")
+        drafts = []
+        for d in _drafts(all_entries, config, gp, cache):
+            drafts.append(d)
+            progress(1, d.subject)
         run.subjects = drafts
         for t, entries, is_dir in plan:
             files = {d.subject: d.sha256 for d in drafts if d.root == t and d.sha256}

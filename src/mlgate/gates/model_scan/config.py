@@ -78,4 +78,26 @@ class ModelScanConfig(_Strict):
         default=(".git/**",),
         description="fnmatch patterns (relative paths) not scanned; every excluded file is listed in the report notes.",
     )
-    max_workers: int = Field(default=2, ge=1, le=64, description="Files analysed in parallel.")
+    max_workers: int = Field(
+        default=8,
+        ge=1,
+        le=64,
+        description="Worker processes for many-file scans (further bounded by the CPUs and memory available).",
+    )
+    cache_dir: str | None = Field(
+        default=None,
+        description=(
+            "Folder of the verdict cache (also MLGATE_SCAN_CACHE): a file whose bytes, path, policy and "
+            "scanner versions were analysed before is not analysed again. Off by default."
+        ),
+    )
+    process_pool_min_files: int = Field(
+        default=16,
+        ge=2,
+        description="Below this many files everything is analysed in the scanning process (no pool start-up).",
+    )
+    worker_memory_bytes: int = Field(
+        default=512 * MiB,
+        ge=64 * MiB,
+        description="Memory set aside per worker process when deciding how many to start.",
+    )
