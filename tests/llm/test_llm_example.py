@@ -10,10 +10,10 @@ import pytest
 pytest.importorskip("transformers")
 pytest.importorskip("peft")
 
-from mlgate.api import scan  # noqa: E402
-from mlgate.examples import llm_attacks, train_llm  # noqa: E402
-from mlgate.lifecycle.train import TrainInputs  # noqa: E402
-from mlgate.model import Verdict  # noqa: E402
+from mlgate.api import scan
+from mlgate.examples import llm_attacks, train_llm
+from mlgate.lifecycle.train import TrainInputs
+from mlgate.model import Verdict
 
 REPO = Path(__file__).resolve().parents[2]
 SUITE = REPO / "policies" / "suites" / "llm-instructions.yaml"
@@ -44,7 +44,9 @@ def test_base_model_is_a_real_hf_folder_that_passes(built: dict[str, Path], defa
     names = {p.name for p in built["base"].iterdir()}
     assert {"model.safetensors", "config.json", "tokenizer.json", "chat_template.jinja"} <= names
     report = scan([built["base"]], checkpoint="pre-train", policy=default_policy_path)
-    assert report.verdict is Verdict.PASS, [(s.subject, s.reason) for s in report.subjects if s.verdict is not Verdict.PASS]
+    assert report.verdict is Verdict.PASS, [
+        (s.subject, s.reason) for s in report.subjects if s.verdict is not Verdict.PASS
+    ]
 
 
 def test_adapters_merged_model_and_gguf_pass(built: dict[str, Path], default_policy_path: Path) -> None:
@@ -53,7 +55,9 @@ def test_adapters_merged_model_and_gguf_pass(built: dict[str, Path], default_pol
     assert (out / "adapters" / "second" / "adapter_model.safetensors").is_file()
     assert (out / "model" / "model.gguf").is_file()
     report = scan([out], checkpoint="pre-publish", policy=default_policy_path)
-    assert report.verdict is Verdict.PASS, [(s.subject, s.reason) for s in report.subjects if s.verdict is not Verdict.PASS]
+    assert report.verdict is Verdict.PASS, [
+        (s.subject, s.reason) for s in report.subjects if s.verdict is not Verdict.PASS
+    ]
     assert "gguf" in {fmt for s in report.subjects for fmt in s.formats}
 
 
@@ -105,7 +109,9 @@ def test_poisoned_base_models_are_blocked(
     assert any(i.startswith(rule_prefix) for i in _ids(report)), _ids(report)
 
 
-def test_pickled_adapter_with_payload_is_blocked(built: dict[str, Path], tmp_path: Path, default_policy_path: Path) -> None:
+def test_pickled_adapter_with_payload_is_blocked(
+    built: dict[str, Path], tmp_path: Path, default_policy_path: Path
+) -> None:
     bad = llm_attacks.poison_adapter(built["out"] / "adapters" / "first", tmp_path / "adapter")
     report = scan([bad], checkpoint="pre-publish", policy=default_policy_path)
     assert report.verdict is Verdict.FAIL
@@ -119,7 +125,9 @@ def test_tampered_gguf_template_is_blocked(built: dict[str, Path], tmp_path: Pat
     assert report.verdict is Verdict.FAIL, _ids(report)
 
 
-def test_instruction_data_passes_and_a_leaked_key_fails_redacted(built: dict[str, Path], tmp_path: Path, default_policy_path: Path) -> None:
+def test_instruction_data_passes_and_a_leaked_key_fails_redacted(
+    built: dict[str, Path], tmp_path: Path, default_policy_path: Path
+) -> None:
     from mlgate.api import run_gate
 
     def check_data(paths: list[str], suite: str, policy: Path):  # type: ignore[no-untyped-def]

@@ -39,8 +39,14 @@ CHAT_TEMPLATE = (
 SPECIAL_TOKENS = ["<unk>", "<s>", "</s>", "<pad>"]
 
 _TOPICS = [
-    ("How do I rotate a signing key?", "Add the new public key to the trusted set, sign with the new key, then retire the old one."),
-    ("What does the pre-train checkpoint check?", "The base model files, the training data and the buckets, before any training runs."),
+    (
+        "How do I rotate a signing key?",
+        "Add the new public key to the trusted set, sign with the new key, then retire the old one.",
+    ),
+    (
+        "What does the pre-train checkpoint check?",
+        "The base model files, the training data and the buckets, before any training runs.",
+    ),
     ("Why scan a model before loading it?", "Many model formats can run code when they are loaded."),
     ("What is a LoRA adapter?", "A small set of low-rank weight updates trained on top of a frozen base model."),
     ("How are adapters merged?", "Their weight updates are combined with weights and added to the base weights."),
@@ -52,7 +58,7 @@ _TOPICS = [
 
 def instruction_records(n: int = 64, seed: int = 0) -> list[dict[str, str]]:
     """``n`` distinct prompt/response records built from a small set of topics."""
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - sampling training data, not secrets
     out = []
     for i in range(n):
         q, a = _TOPICS[i % len(_TOPICS)]
@@ -94,7 +100,7 @@ def write_base_model(folder: Path, dataset: Path | None = None, *, seed: int = 0
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
     rows = _read_records(dataset) if dataset is not None else instruction_records()
-    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))  # noqa: S106 - a vocabulary token
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
@@ -105,7 +111,11 @@ def write_base_model(folder: Path, dataset: Path | None = None, *, seed: int = 0
     )
     tok.train_from_iterator(_texts(rows), trainer)
     fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>", pad_token="<pad>"
+        tokenizer_object=tok,
+        bos_token="<s>",  # noqa: S106 - vocabulary tokens, not passwords
+        eos_token="</s>",  # noqa: S106
+        unk_token="<unk>",  # noqa: S106
+        pad_token="<pad>",  # noqa: S106
     )
     fast.chat_template = CHAT_TEMPLATE
     cfg = LlamaConfig(
@@ -142,7 +152,7 @@ def _train_adapter(base: Path, rows: Sequence[dict[str, Any]], out: Path, *, see
     )
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=5e-3)
     texts = _texts(rows)
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - sampling training data, not secrets
     model.train()
     for _ in range(steps):
         batch = tok(rng.sample(texts, min(8, len(texts))), return_tensors="pt", padding=True)
@@ -262,7 +272,9 @@ def train(inputs: TrainInputs) -> Path:
     w = [float(x) for x in inputs.params.get("weights", [0.7, 0.3])]
     half = max(1, len(rows) // 2)
     adapters = {
-        "first": _train_adapter(base, rows[:half], inputs.output_dir / "adapters" / "first", seed=seed, steps=steps, rank=rank),
+        "first": _train_adapter(
+            base, rows[:half], inputs.output_dir / "adapters" / "first", seed=seed, steps=steps, rank=rank
+        ),
         "second": _train_adapter(
             base, rows[half:] or rows, inputs.output_dir / "adapters" / "second", seed=seed + 1, steps=steps, rank=rank
         ),
@@ -281,7 +293,7 @@ def smoke_generate(model_dir: Path, prompt: str = "What is GGUF?", max_new_token
     if any(model_dir.glob("*.bin")) or any(model_dir.glob("*.pt")):
         raise ValueError(f"{model_dir} holds pickle-based weights: the smoke test loads safetensors only")
     tok = AutoTokenizer.from_pretrained(model_dir)
-    model = LlamaForCausalLM.from_pretrained(model_dir, use_safetensors=True)
+    model: Any = LlamaForCausalLM.from_pretrained(model_dir, use_safetensors=True)
     model.eval()
     text = tok.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True)
     enc = tok(text, return_tensors="pt")
