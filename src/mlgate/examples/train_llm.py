@@ -110,7 +110,8 @@ def write_base_model(folder: Path, dataset: Path | None = None, *, seed: int = 0
         show_progress=False,
     )
     tok.train_from_iterator(_texts(rows), trainer)
-    fast = PreTrainedTokenizerFast(
+    fast_cls: Any = PreTrainedTokenizerFast  # untyped constructor in transformers 5
+    fast = fast_cls(
         tokenizer_object=tok,
         bos_token="<s>",  # noqa: S106 - vocabulary tokens, not passwords
         eos_token="</s>",  # noqa: S106
@@ -161,7 +162,7 @@ def _train_adapter(base: Path, rows: Sequence[dict[str, Any]], out: Path, *, see
         loss.backward()
         opt.step()
         opt.zero_grad()
-    model.save_pretrained(out, safe_serialization=True)
+    model.save_pretrained(str(out), safe_serialization=True)
     return out
 
 
