@@ -21,7 +21,8 @@ EXTRAS=${EXTRAS:-all,dev}
 
 # OS packages the tests and the stack use. Installed only when missing (needs root or sudo).
 #   git: pre-commit and the pre-commit hook test (git repositories in temp folders).
-APT_PACKAGES=(git)
+#   chromium: headless renders of the HTML report and the MLflow version page in the tests.
+APT_PACKAGES=(git chromium)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

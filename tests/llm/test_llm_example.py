@@ -10,8 +10,8 @@ import pytest
 pytest.importorskip("transformers")
 pytest.importorskip("peft")
 
-from mlgate.api import scan
 from mlgate._dev.examples import llm_attacks, train_llm
+from mlgate.api import scan
 from mlgate.lifecycle.train import TrainInputs
 from mlgate.model import Verdict
 

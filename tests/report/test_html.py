@@ -20,7 +20,7 @@ from tests.report.report_helpers import XSS_NAME, hostile_folder, scan_report
 from mlgate.cli import main
 from mlgate.model import Verdict
 from mlgate.report import render
-from mlgate.report.html import render_rescan_html
+from mlgate.rescan.html import render_rescan_html
 from mlgate.rescan.summary import BucketResult, Outcome, RescanSummary, VersionResult
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

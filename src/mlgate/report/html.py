@@ -15,15 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jinja2
 
 from mlgate import __version__
 from mlgate.model import Finding, FindingKind, Report, Verdict
-
-if TYPE_CHECKING:
-    from mlgate.rescan.summary import RescanSummary
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
 
@@ -181,52 +178,6 @@ def _page_for_reports(reports: Sequence[Report]) -> Page:
     )
 
 
-def _page_for_rescan(s: RescanSummary) -> Page:
-    from mlgate.errors import ExitCode
-    from mlgate.rescan.summary import CATEGORIES, Outcome, headline
-
-    verdict = {ExitCode.PASS: Verdict.PASS, ExitCode.FAIL: Verdict.FAIL, ExitCode.INCOMPLETE: Verdict.INCOMPLETE}.get(
-        s.exit_code, Verdict.ERROR
-    )
-    sev = {Outcome.QUARANTINED: ("critical", 4), Outcome.STILL_QUARANTINED: ("high", 3), Outcome.ERROR: ("high", 3),
-           Outcome.PENDING: ("medium", 2)}
-    items: list[Item] = []
-    for v in s.versions:
-        if v.outcome not in sev:
-            continue
-        cat = v.category or ("error" if v.outcome is Outcome.ERROR else "pending" if v.outcome is Outcome.PENDING
-                             else "unverified")
-        rule, title, fix = CATEGORIES.get(cat, ("MLG-RESCAN", cat, "-"))
-        removed = f" Aliases removed: {', '.join(v.removed_aliases)}." if v.removed_aliases else ""
-        items.append(Item(severity=sev[v.outcome][0], rule=rule, title=title, where=v.label,
-                          message=f"{v.outcome.value}: {v.reason}{removed}", remediation=fix,
-                          status="blocking" if v.outcome is Outcome.QUARANTINED else
-                          "error" if v.outcome is Outcome.ERROR else "note",
-                          gate="rescan", rank=sev[v.outcome][1]))
-    for b in s.buckets:
-        if b.verdict is not Verdict.PASS:
-            rule, title, fix = CATEGORIES["bucket-audit"]
-            items.append(Item(severity="high", rule=rule, title=title, where=f"s3://{b.bucket}",
-                              message=f"{b.verdict.value}: {b.reason}", remediation=fix,
-                              status="blocking" if b.verdict is Verdict.FAIL else "error", gate="s3-audit", rank=3))
-    items.sort(key=lambda i: (-i.rank, i.where))
-    rows = [Row(verdict=v.outcome.value, name=v.label, group=",".join(v.aliases), detail=f"bytes by {v.byte_check}"
-                + (", rescanned" if v.scanned else ""), digest=v.manifest_sha256 or "", reason=v.reason)
-            for v in s.versions]
-    rows += [Row(verdict=b.verdict.value, name=f"s3://{b.bucket}", group="", detail="bucket audit", reason=b.reason)
-             for b in s.buckets]
-    evidence = [("policy", f"{s.policy_name} {s.policy_digest}"),
-                ("scanners", ", ".join(f"{k} {v}" for k, v in sorted(s.scanners.items()))),
-                ("registry", s.tracking_uri), ("runner", f"{s.task_runner} x {s.max_workers}"),
-                ("checked", f"{s.started_at.isoformat()} to {s.finished_at.isoformat()}")]
-    section = Section(title="registry rescan", verdict=verdict.value, reason=headline(s), counts=headline(s),
-                      rows=rows, evidence=evidence, notes=list(s.notes))
-    return Page(title=f"mlgate rescan: {verdict.value}", verdict=verdict.value, headline=_HEADLINE[verdict],
-                lead=headline(s), blocked=[i for i in items if i.status in ("blocking", "error")], findings=items,
-                sections=[section], generated=s.finished_at.isoformat(),
-                blocked_heading="What was quarantined or could not be checked")
-
-
 _TEMPLATE = """<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -354,8 +305,3 @@ def render_html(reports: Sequence[Report]) -> str:
     if not reports:
         raise ValueError("no report to render")
     return _render(_page_for_reports(reports))
-
-
-def render_rescan_html(summary: RescanSummary) -> str:
-    """The same page for a registry rescan."""
-    return _render(_page_for_rescan(summary))
