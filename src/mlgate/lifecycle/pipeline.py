@@ -36,7 +36,6 @@ from mlgate.lifecycle.checkpoints import CheckpointOutcome, DatasetInput, run_ch
 from mlgate.lifecycle.config import PipelineConfig
 from mlgate.lifecycle.signing import ATTESTATION_FILE, SIGNATURE_FILE, ensure_keys
 from mlgate.lifecycle.staging import StagedCopy, hash_tree, stage
-from mlgate.lifecycle.train import TrainInputs, import_training_function
 from mlgate.model import Report, Verdict, utcnow
 from mlgate.policy import Policy, load_policy
 from mlgate.report import render
@@ -138,23 +137,11 @@ def pre_train(ctx: Context) -> PreTrainResult:
 
 
 def run_training(ctx: Context, pre: PreTrainResult) -> Path:
-    fn = import_training_function(ctx.cfg.doc.training.function, str(ctx.cfg.path))
-    for copy in [*pre.datasets.values(), *pre.base_models.values()]:
-        copy.reverify("pre-train")  # the bytes handed over are the bytes that were checked
-    out = ctx.run_dir / "output"
-    out.mkdir()
-    inputs = TrainInputs(
-        datasets={n: c.path for n, c in pre.datasets.items()},
-        dataset_fingerprints=pre.fingerprints,
-        base_models={n: c.path for n, c in pre.base_models.items()},
-        output_dir=out,
-        params=dict(ctx.cfg.doc.training.params),
-    )
-    result = fn(inputs)
-    artifact = Path(result) if result is not None else out
-    if not artifact.exists() or out.resolve() not in (artifact.resolve(), *artifact.resolve().parents):
-        raise MlgateError(f"training function returned {artifact}, which is not inside {out}")
-    return artifact
+    """Kept for callers of the first release: training never runs in this process any more, it
+    runs in its own confined process (:func:`mlgate.lifecycle.train.run_isolated`)."""
+    from mlgate.lifecycle.train import run_isolated
+
+    return run_isolated(ctx, pre)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -92,14 +92,14 @@ class TorchScriptGlobals(GlobalsPolicy):
         super().__init__(base.allow, base.unknown_severity)
         self.base = base
 
-    def judge(self, module: str, name: str) -> GlobalJudgement:
+    def judge(self, module: str, name: str, usages: frozenset[str] = frozenset()) -> GlobalJudgement:
         if (module, name) in TS_UNPICKLER_GLOBALS:
             return GlobalJudgement(GlobalStatus.ALLOWED, module, name, Severity.INFO,
                                    "resolved by torch.jit's own unpickler (closed set)")
         if (module == "__torch__" or module.startswith("__torch__.")) and not module.startswith("__torch__.torch.classes"):
             return GlobalJudgement(GlobalStatus.ALLOWED, module, name, Severity.INFO,
                                    "TorchScript class type compiled from the archive's code/ (judged)")
-        return self.base.judge(module, name)
+        return self.base.judge(module, name, usages)
 
 
 @dataclass
