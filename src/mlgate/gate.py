@@ -36,7 +36,7 @@ from mlgate.model import (
     Verdict,
     utcnow,
 )
-from mlgate.policy import Policy
+from mlgate.policy import Policy, what_failed
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +185,7 @@ def _overall_reason(overall: Verdict, subjects: list[SubjectResult], global_reas
         roots = {s.root for s in subjects}
         where = f"{worst.root}: {worst.subject}" if len(roots) > 1 and worst.root != worst.subject else worst.subject
         top = _top_finding(worst)
-        what = f"{top.severity.value} {top.id}: {top.title}" if top is not None else worst.reason
+        what = f"{top.severity.value} {top.id}: {what_failed(top)}" if top is not None else worst.reason
         parts.append(f"most severe: {where}: {what}")
     if global_reason:
         parts.append(global_reason)

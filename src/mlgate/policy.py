@@ -271,7 +271,7 @@ class Policy:
             judged.append(f.model_copy(update={"blocking": blocks, "waived": waiver}))
             if blocks:
                 verdicts.append(v)
-                reasons.append(f"{f.id}: {_what_failed(f)}")
+                reasons.append(f"{f.id}: {what_failed(f)}")
         verdict = Verdict.worst(verdicts) if verdicts else Verdict.PASS
         uniq = list(dict.fromkeys(reasons))
         more = f" (+{len(uniq) - 3} more)" if len(uniq) > 3 else ""
@@ -306,7 +306,7 @@ class PolicyErrors(PolicyError):
         return flat[0] if len(flat) == 1 else PolicyErrors(flat)
 
 
-def _what_failed(f: Finding) -> str:
+def what_failed(f: Finding) -> str:
     """The failing condition a finding states (its message, first line, shortened), not its title:
     an S3 check's title names the requirement ("server access logging is enabled"), its message
     what is wrong ("server access logging is off")."""
