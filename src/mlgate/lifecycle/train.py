@@ -47,7 +47,7 @@ from mlgate.errors import MlgateError, PolicyError
 if TYPE_CHECKING:
     from mlgate.lifecycle.pipeline import Context, PreTrainResult
 
-CHILD_MODULE = "mlgate.lifecycle._train_child"
+CHILD_MODULE = f"{__package__}._train_child"  # the module run as the training process
 # Exit codes of the training process (anything else: the function failed or was killed).
 EXIT_BAD_FUNCTION = 3
 EXIT_NO_SANDBOX = 4

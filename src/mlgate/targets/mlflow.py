@@ -21,6 +21,7 @@ import urllib.parse
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from mlgate.evidence import tags as T
 from mlgate.targets.base import BoundedWriter, Fetched, Listing, RemoteObject, Source, TargetProblem, safe_rel, verify
 
 CHUNK = 4 * 1024 * 1024
@@ -59,11 +60,11 @@ class MlflowSource(Source):
             mv = client.get_model_version(name, version)
         tags = dict(mv.tags or {})
         listing.details.update({"registered_model": mv.name, "version": str(mv.version), "source": str(mv.source)})
-        if tags.get("mlgate.signature"):
+        if tags.get(T.SIGNATURE):
             listing.details["signature_ref"] = (
-                f"models:/{urllib.parse.quote(mv.name, safe='')}/{mv.version}#tag=mlgate.signature")
-        if tags.get("mlgate.manifest_sha256"):
-            listing.details["expected_manifest_sha256"] = tags["mlgate.manifest_sha256"]
+                f"models:/{urllib.parse.quote(mv.name, safe='')}/{mv.version}#tag={T.SIGNATURE}")
+        if tags.get(T.MANIFEST):
+            listing.details["expected_manifest_sha256"] = tags[T.MANIFEST]
         return str(mv.source)
 
     def _repo(self, artifact_uri: str) -> Any:
