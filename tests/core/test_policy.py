@@ -217,3 +217,22 @@ def test_block_reason_is_the_failing_condition(tmp_path: Path) -> None:
     _, verdict, reason = pol.judge_findings([f], "b", None)
     assert verdict is Verdict.FAIL
     assert reason == "S3-X: server access logging is off"
+
+
+def test_local_stack_policy_is_the_default_policy_with_the_stacks_gate_settings() -> None:
+    """The demo's policy must not drift from the default one: same checkpoints, allowlists and gates;
+    only the S3-audit and posture settings of the embedded stack (and its name) differ."""
+    import yaml
+
+    policies = Path(__file__).resolve().parents[2] / "policies"
+    default = yaml.safe_load((policies / "default.yaml").read_text())
+    local = yaml.safe_load((policies / "local-stack.yaml").read_text())
+    differ = {"s3-audit", "mlflow-posture"}
+    assert local["checkpoints"] == default["checkpoints"]
+    assert local["allowlist"] == default["allowlist"]
+    assert local["defaults"] == default["defaults"]
+    assert set(local["gates"]) == set(default["gates"])
+    assert {g: s for g, s in local["gates"].items() if g not in differ} == \
+        {g: s for g, s in default["gates"].items() if g not in differ}
+    for g in differ:
+        assert local["gates"][g]["include"].endswith(".local-stack.yaml")

@@ -141,7 +141,7 @@ def test_tampered_artifact_is_blocked_at_pre_deploy_and_alias_stays(env: Env, cl
     v2 = env.flows.publish(str(env.configs["clean"]), artifact)["version"]
     assert env.client.get_model_version_by_alias("iris-classifier", "production").version == clean_run["version"]
     assert tamper_latest_artifact(env.info, "iris-classifier") == v2
-    with pytest.raises(GateFailed, match="pre-deploy: model-version blocked: .*are not the signed bytes") as ei:
+    with pytest.raises(GateFailed, match=r"pre-deploy: model-version blocked: .*are not the signed bytes") as ei:
         env.flows.deploy(str(env.configs["clean"]), v2)
     assert ei.value.checkpoint == "pre-deploy"
     assert env.client.get_model_version_by_alias("iris-classifier", "production").version == clean_run["version"]
@@ -153,7 +153,7 @@ def test_forged_verdict_tag_is_refused_at_deploy(env: Env, clean_run: dict[str, 
     forged = env.client.create_model_version("iris-classifier", source=mv.source, run_id=mv.run_id,
                                              tags={"mlgate.verdict": "pass",
                                                    "mlgate.manifest_sha256": mv.tags["mlgate.manifest_sha256"]})
-    with pytest.raises(GateFailed, match="pre-deploy: model-version blocked: .*no signed statement"):
+    with pytest.raises(GateFailed, match=r"pre-deploy: model-version blocked: .*no signed statement"):
         env.flows.deploy(str(env.configs["clean"]), forged.version)
 
 

@@ -236,8 +236,8 @@ def test_checkpoints_run_the_gate_only_with_a_tracking_server(default_policy_pat
 
 
 def test_rescan_audits_the_server_once_per_run(tmp_path: Path) -> None:
-    from mlgate.rescan.settings import RescanSettings
     from mlgate.orchestration.tasks import posture_task
+    from mlgate.rescan.settings import RescanSettings
     from mlgate.stack.procs import free_port
 
     settings = RescanSettings(tracking_uri=f"http://127.0.0.1:{free_port()}", policy_path=REPO / "policies" /

@@ -21,7 +21,8 @@ RESCAN_SUBCOMMANDS = {
 
 def write_policy(path: Path, *, base: str = "local-stack.yaml", model_scan: dict[str, Any] | None = None,
                  rescan: dict[str, Any] | None = None, include_rescan: bool = False,
-                 exceptions: list[dict[str, Any]] | None = None) -> Path:
+                 exceptions: list[dict[str, Any]] | None = None,
+                 checkpoints: dict[str, Any] | None = None) -> Path:
     """A copy of a repository policy with absolute includes and the given overrides."""
     doc = yaml.safe_load((POLICIES / base).read_text())
     doc["name"] = path.stem
@@ -29,6 +30,11 @@ def write_policy(path: Path, *, base: str = "local-stack.yaml", model_scan: dict
     gates = {}
     for gid, section in doc.get("gates", {}).items():
         gates[gid] = {**section, "include": str(POLICIES / section["include"])} if "include" in section else section
+    posture = gates.get("mlflow-posture")
+    if posture is not None:  # its advisory table is named relative to the policy's folder
+        posture = yaml.safe_load(Path(posture["include"]).read_text()) if "include" in posture else dict(posture)
+        posture["advisories"] = str(POLICIES / posture.get("advisories", "mlflow-advisories.yaml"))
+        gates["mlflow-posture"] = posture
     if model_scan:
         gates["model-scan"] = {**gates.get("model-scan", {}), **model_scan}
     if include_rescan or rescan:
@@ -37,6 +43,8 @@ def write_policy(path: Path, *, base: str = "local-stack.yaml", model_scan: dict
     doc["gates"] = gates
     if exceptions is not None:
         doc["exceptions"] = exceptions
+    if checkpoints:
+        doc["checkpoints"] = {**doc["checkpoints"], **checkpoints}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return path
