@@ -393,6 +393,7 @@ def _h_npy(blob: Blob, ctx: ScanContext, head: bytes) -> None:
     data_off = start + hlen
     if dtype.hasobject:
         ctx.issue(R_NPY_OBJECT, f"object array {shape} (dtype {descr!r}); the embedded pickle was analysed")
+        ctx.covered("npy", f"object array header {dtype.str} {shape}")  # the data part: the pickle's own coverage
         analyze_pickle_file(blob.window("object-array", data_off, blob.size - data_off), ctx, nested_cb=_nested(ctx))
         return
     count = 1

@@ -123,12 +123,11 @@ class AdvisoryTableError(Exception):
 
 
 def table_path() -> Path:
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        cand = parent / "policies" / TABLE_NAME
-        if cand.is_file() and (parent / "pyproject.toml").is_file():
-            return cand
-    return here.parents[3] / "_policies" / TABLE_NAME
+    """The table shipped with the policies (``mlgate/_policies``; in a checkout the same files as
+    ``policies/``), never a file found by walking up from the code."""
+    from mlgate.policy import packaged_policies_dir
+
+    return packaged_policies_dir() / TABLE_NAME
 
 
 def load_table(path: Path | None = None) -> AdvisoryTable:

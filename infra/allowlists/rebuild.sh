@@ -4,7 +4,7 @@
 # `mlgate allowlist build` imports the libraries only in a separate, network-less process and
 # merges the versions into one file per distribution. Review the diff before committing.
 #
-#   VENV_OLD=/tmp/rwB VENV_NEW=/tmp/rwA VENV_MID=/tmp/rwC bash policies/allowlists/generated/rebuild.sh
+#   VENV_OLD=/tmp/rwB VENV_NEW=/tmp/rwA VENV_MID=/tmp/rwC bash infra/allowlists/rebuild.sh
 #
 # venvs used for the committed files (python 3.11):
 #   VENV_OLD: pandas==1.5.3 "numpy<2" scikit-learn==1.3.2 "xgboost<2" joblib==1.2.0 scipy
@@ -12,7 +12,7 @@
 #             scipy joblib lz4 skops lightning accelerate keras h5py
 #   VENV_MID: torch==2.13.0, then "pandas>=3" transformers==4.46.3 scikit-learn==1.5.2 joblib accelerate
 set -euo pipefail
-cd "$(dirname "$0")/../../.."
+cd "$(dirname "$0")/../.."
 G=policies/allowlists/generated
 MLGATE=${MLGATE:-.venv/bin/mlgate}
 ver() { "$1/bin/python" -c "import importlib.metadata as m, sys; print(m.version(sys.argv[1]))" "$2"; }
