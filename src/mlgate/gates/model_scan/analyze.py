@@ -93,6 +93,8 @@ def sniff(blob: Blob, head: bytes) -> str:
         return "lz4"
     if head.startswith(b"\x93NUMPY"):
         return "npy"
+    if containers.joblib_zfile_header(head) is not None:
+        return "joblib-zfile"
     if head.startswith(b"GGUF"):
         return "gguf"
     if head.startswith(b"\x89HDF\r\n\x1a\n"):
@@ -321,6 +323,21 @@ def _h_compressed(kind: str) -> Any:
     return h
 
 
+def _h_joblib_zfile(blob: Blob, ctx: ScanContext, head: bytes) -> None:
+    """joblib < 0.10's container (``joblib.load`` still reads it: numpy_pickle_compat): the
+    decompressed bytes are unpickled when the file itself is loaded, or are the raw data of a
+    ``ZNDArrayWrapper`` sibling (never unpickled then). Either way, what would run is a pickle."""
+
+    def inner(child: Blob, ctx: ScanContext) -> None:
+        h = child.head(HEAD_BYTES)
+        if sniff(child, h) == "pickle":
+            analyze_blob(child, ctx)
+        elif not analyze_pickle_file(child, ctx, nested_cb=_nested(ctx), storage=True):
+            ctx.covered("joblib-zfile-data", f"{child.size} bytes of array data, no pickle")
+
+    containers.analyze_joblib_zfile(blob, ctx, head, inner)
+
+
 def _h_tar(blob: Blob, ctx: ScanContext, head: bytes) -> None:
     containers.analyze_tar(blob, ctx, analyze_blob)
 
@@ -491,6 +508,7 @@ _HANDLERS: dict[str, Any] = {
     "7z": _h_7z,
     "tar": _h_tar,
     "npy": _h_npy,
+    "joblib-zfile": _h_joblib_zfile,
     "pickle": _h_pickle,
     "safetensors": _h_safetensors,
     "gguf": _h_gguf,

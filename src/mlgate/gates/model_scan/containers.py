@@ -258,6 +258,48 @@ def analyze_compressed(blob: Blob, ctx: ScanContext, kind: str, analyze: Analyze
             analyze(spool.blob(), ctx)
 
 
+# joblib < 0.10 "Z-file": b"ZF" + the uncompressed length in hex, left-justified to 19 characters
+# (len(hex(2**64))), one optional space (joblib <= 0.8.4), then a zlib stream (numpy_pickle_compat).
+_ZFILE_PREFIX = b"ZF"
+_ZFILE_LEN_FIELD = 19
+
+
+def joblib_zfile_header(head: bytes) -> tuple[int, int] | None:
+    """``(declared length, offset of the zlib stream)`` when joblib would read ``head`` as a Z-file,
+    parsing the length as joblib does (``int(field, 16)``); None otherwise."""
+    if not head.startswith(_ZFILE_PREFIX) or len(head) < 2 + _ZFILE_LEN_FIELD:
+        return None
+    field = head[2 : 2 + _ZFILE_LEN_FIELD]
+    try:
+        length = int(field, 16)
+    except ValueError:
+        return None
+    start = 2 + _ZFILE_LEN_FIELD
+    if head[start : start + 1] == b" ":
+        start += 1
+    return length, start
+
+
+def analyze_joblib_zfile(blob: Blob, ctx: ScanContext, head: bytes, analyze: Analyze) -> None:
+    parsed = joblib_zfile_header(head)
+    assert parsed is not None  # sniffed as a Z-file
+    length, start = parsed
+    try:
+        spool = drain_decompress(blob, "zlib", ctx, "joblib-zfile-decompressed", start=start)
+    except _Bomb as e:
+        ctx.issue(R_BOMB, str(e))
+        return
+    except ValueError as e:
+        ctx.issue(R_COMPRESSED_BAD, f"joblib Z-file: zlib stream: {e}")
+        return
+    with spool:
+        if spool.size != length:  # joblib asserts this (skipped under python -O): analyse anyway
+            ctx.issue(R_COMPRESSED_BAD, f"joblib Z-file declares {length} bytes, the stream holds {spool.size}")
+        ctx.covered("joblib-zfile", f"{spool.size} bytes decompressed")
+        with ctx.member("<joblib-zfile>"):
+            analyze(spool.blob(), ctx)
+
+
 # ---------------------------------------------------------------------------------------------
 # Zip
 # ---------------------------------------------------------------------------------------------

@@ -59,7 +59,7 @@ _SEV = {"CRITICAL": Severity.CRITICAL, "HIGH": Severity.HIGH, "MEDIUM": Severity
 _ZIP_MAGIC = b"PK\x03\x04"
 
 
-COMPRESSED_LAYERS = frozenset({"gzip", "zlib", "bz2", "xz", "lzma", "zstd", "7z"})
+COMPRESSED_LAYERS = frozenset({"gzip", "zlib", "bz2", "xz", "lzma", "zstd", "7z", "joblib-zfile"})
 
 
 # modelscan 0.8.8's NumPy scanner calls numpy.lib.format._check_version, gone in NumPy 2.
