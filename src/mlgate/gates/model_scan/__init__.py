@@ -111,7 +111,7 @@ def scan_file(
     from mlgate.gates.model_scan.analyze import HEAD_BYTES, analyze_blob
     from mlgate.gates.model_scan.blob import file_blob
 
-    ctx = ScanContext(path=entry.rel, config=config, globals_policy=gp)
+    ctx = ScanContext(path=entry.rel, config=config, globals_policy=gp, fs_path=entry.abspath)
     draft = SubjectDraft(subject=entry.rel, kind="file", root=entry.root)
     if entry.problem:
         rule = FILE_UNREADABLE if entry.problem.startswith("cannot") else FILE_SPECIAL

@@ -165,8 +165,10 @@ class VerdictCache:
 
 
 def cacheable(draft: SubjectDraft) -> bool:
-    """Only analyses that would come out the same again: no engine error, nothing unanalysed."""
-    return bool(draft.coverage) and all(f.kind is FindingKind.ISSUE for f in draft.findings)
+    """Only analyses that would come out the same again: no engine error, nothing unanalysed, and
+    nothing read from another file (joblib siblings: the key is this file's digest alone)."""
+    return (bool(draft.coverage) and all(f.kind is FindingKind.ISSUE for f in draft.findings)
+            and not draft.details.get("reads_siblings"))
 
 
 def restore(draft: SubjectDraft, data: dict[str, Any]) -> None:

@@ -36,6 +36,7 @@ class ScanContext:
     extracted_bytes: int = 0
     deadline: float = 0.0
     details: dict[str, Any] = field(default_factory=dict)
+    fs_path: str | None = None  # the file on disk, when the subject is one (files a loader opens beside it)
 
     def __post_init__(self) -> None:
         if not self.deadline:

@@ -20,7 +20,7 @@ from mlgate.gates.model_scan.pickle_vm import (
     PickleResult,
 )
 from mlgate.gates.model_scan.rules import rule
-from mlgate.model import Severity
+from mlgate.model import FindingKind, Severity
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -83,6 +83,22 @@ R_TRAILING = rule(
     "Data after the end of the pickle stream",
     Severity.MEDIUM,
     "Bytes after STOP are read by custom loaders; a second pickle may hide there. Re-save the file.",
+)
+
+R_SIBLING_PATH = rule(
+    "MLG-PKL-JOBLIB-FILE-PATH",
+    "joblib pickle makes the loader open a file outside its folder",
+    Severity.HIGH,
+    "joblib's NDArrayWrapper opens the file it names with np.load(allow_pickle=True); a path that leaves the "
+    "model folder loads whatever sits there. Do not load; re-save with a current joblib.",
+)
+R_SIBLING_UNCHECKED = rule(
+    "MLG-PKL-JOBLIB-FILE-UNCHECKED",
+    "joblib pickle makes the loader open a file that could not be checked",
+    Severity.MEDIUM,
+    "The file the pickle names must sit beside it, as a regular file, in the scanned folder; scan the whole "
+    "folder, or re-save with a current joblib (one file).",
+    kind=FindingKind.UNSUPPORTED,
 )
 
 LEGACY_TORCH_MAGIC = 0x1950A86A20F9469CFC6C
@@ -334,6 +350,8 @@ def report_pickle(
             ctx.issue(R_INDIRECT, f"{label}: {ev.message}", offset=ev.offset)
         elif ev.kind == "build-on-global":
             ctx.issue(R_BUILD_GLOBAL, f"{label}: {ev.message}", offset=ev.offset)
+        elif ev.kind == "joblib-sibling":
+            _check_sibling(str(ev.data["filename"]), ctx, label, ev.offset)
         elif ev.kind == "joblib-array":
             ctx.details["joblib_inline_arrays"] = ctx.details.get("joblib_inline_arrays", 0) + 1
         elif ev.kind == "nested-bytes" and nested_cb is not None:
@@ -346,6 +364,36 @@ def report_pickle(
         ctx.details.setdefault("pickle_protocols", [])
         if res.protocol not in ctx.details["pickle_protocols"]:
             ctx.details["pickle_protocols"].append(res.protocol)
+
+
+def _check_sibling(name: str, ctx: ScanContext, label: str, offset: int) -> None:
+    """joblib (numpy_pickle_compat) opens ``os.path.join(dirname(pickle), name)``: np.load with
+    allow_pickle=True for NDArrayWrapper (a pickle there runs), read_zfile for ZNDArrayWrapper. The
+    file is analysed here as part of this subject; a name that leaves the folder blocks."""
+    import os
+
+    if not name or name in (".", "..") or any(c in name for c in ("/", "\\", "\x00")):
+        ctx.issue(R_SIBLING_PATH, f"{label}: joblib opens {name!r}", offset=offset)
+        return
+    # only decompression layers (``<gzip>``, ``<joblib-zfile>``...) may sit between the file and the
+    # pickle: joblib.load decompresses the file it was given and resolves names beside that file
+    if ctx.fs_path is None or not all(m.startswith("<") and m.endswith(">") for m in ctx.members):
+        ctx.unsupported(R_SIBLING_UNCHECKED, f"{label}: joblib opens {name!r} beside a file that is not on disk here",
+                        offset=offset)
+        return
+    path = os.path.join(os.path.dirname(ctx.fs_path), name)
+    if os.path.islink(path) or not os.path.isfile(path):
+        ctx.unsupported(R_SIBLING_UNCHECKED, f"{label}: joblib opens {name!r}, which is missing or not a regular file",
+                        offset=offset)
+        return
+    from mlgate.gates.model_scan.analyze import analyze_blob
+    from mlgate.gates.model_scan.blob import file_blob
+
+    siblings = ctx.details.setdefault("reads_siblings", [])
+    if name not in siblings:
+        siblings.append(name)
+    with ctx.member(name):
+        analyze_blob(file_blob(path, name), ctx)
 
 
 def _runs_code(res: PickleResult, ctx: ScanContext, events_need_stop: bool = False) -> bool:

@@ -439,8 +439,39 @@ _COPYREG_NEW = {
 _WRAPPER_MODULES = ("joblib.numpy_pickle", "sklearn.externals.joblib.numpy_pickle")
 
 
+# joblib < 0.10 array wrappers: joblib's unpickler, after the BUILD of an instance, opens the file
+# the instance names next to the pickle (NDArrayWrapper: np.load(allow_pickle=True), so a pickle
+# there runs; ZNDArrayWrapper: read_zfile). The scanner reports the file name; the analysis of the
+# file itself is pickle_analysis's (joblib-sibling event).
+_COMPAT_WRAPPERS = {
+    (m, n)
+    for m in ("joblib.numpy_pickle", "joblib.numpy_pickle_compat", "sklearn.externals.joblib.numpy_pickle",
+              "sklearn.externals.joblib.numpy_pickle_compat")
+    for n in ("NDArrayWrapper", "ZNDArrayWrapper")
+}
+
+
+def _is_compat_wrapper(v: Any) -> bool:
+    return isinstance(v, GlobalRef) and (v.module, v.name) in _COMPAT_WRAPPERS
+
+
 def _is_wrapper_class(v: Any) -> bool:
     return isinstance(v, GlobalRef) and v.name == "NumpyArrayWrapper" and v.module in _WRAPPER_MODULES
+
+
+def _state_attrs(state: Any, op_off: int, what: str) -> dict[Any, Any]:
+    """The attributes a default ``__setstate__``-less BUILD sets: a dict, or (dict, slot dict)."""
+    attrs: dict[Any, Any] = {}
+    slotstate: Any = None
+    if isinstance(state, tuple) and len(state) == 2:
+        state, slotstate = state
+    for part in (state, slotstate):
+        if part is None or (isinstance(part, (dict, tuple, list, str, bytes)) and not part):
+            continue
+        if not isinstance(part, dict):
+            raise PickleFormatError(op_off, f"{what} state the scanner cannot read", kind="undecidable")
+        attrs.update(part)
+    return attrs
 
 
 def _mentions_wrapper(v: Any, depth: int = 0) -> bool:
@@ -1023,11 +1054,36 @@ class PickleMachine:
             res.events.append(Event("nested-bytes", start, "byte string holds a file", {"start": start, "length": n}))
         return BigBytes(start, n, head)
 
+    def _compat_wrapper_file(self, obj: Call, res: PickleResult, op_off: int) -> None:
+        """An NDArrayWrapper/ZNDArrayWrapper instance after BUILD: joblib opens the file it names."""
+        cls, attrs = obj.func, dict[Any, Any]()
+        if _is_compat_wrapper(cls):
+            if obj.kind in ("reduce", "inst", "obj") and isinstance(obj.args, tuple):
+                attrs.update(zip(("filename", "subclass", "allow_mmap"), obj.args, strict=False))  # __init__
+        elif not (
+            isinstance(cls, GlobalRef)
+            and (cls.module, cls.name) in _COPYREG_NEW
+            and isinstance(obj.args, tuple)
+            and obj.args
+            and _is_compat_wrapper(obj.args[0])
+        ):
+            return
+        attrs.update(_state_attrs(obj.state, op_off, "joblib NDArrayWrapper"))
+        name = attrs.get("filename")
+        if isinstance(name, bytes):
+            name = name.decode("latin-1")
+        if not isinstance(name, str):
+            raise PickleFormatError(op_off, "joblib NDArrayWrapper whose file name the scanner cannot read",
+                                    kind="undecidable")
+        res.events.append(Event("joblib-sibling", op_off, f"joblib opens the file {name!r} named in the pickle",
+                                {"filename": name}))
+
     def _after_build(self, r: _Reader, obj: Call, res: PickleResult, stack: list[Any], op_off: int) -> None:
         """joblib's NumpyUnpickler replaces any NumpyArrayWrapper *instance* on top of the stack
         after a BUILD by the array it reads right there, however the instance was made (NEWOBJ,
         a REDUCE of the class or of copyreg._reconstructor, OBJ/INST). Mirror
         ``NumpyArrayWrapper.read_array`` exactly, or stop with an undecidable (blocking) error."""
+        self._compat_wrapper_file(obj, res, op_off)
         if not self.joblib:
             return
         cls = obj.func
@@ -1037,10 +1093,12 @@ class PickleMachine:
                 # NumpyArrayWrapper(subclass, shape, order, dtype, allow_mmap, numpy_array_alignment_bytes)
                 names = ("subclass", "shape", "order", "dtype", "allow_mmap", "numpy_array_alignment_bytes")
                 if len(obj.args) > len(names):
-                    raise PickleFormatError(op_off, "NumpyArrayWrapper called with too many arguments")
+                    raise PickleFormatError(op_off, "NumpyArrayWrapper called with too many arguments",
+                                            kind="undecidable")
                 attrs.update(zip(names, obj.args, strict=False))
                 if len(obj.args) < 4:
-                    raise PickleFormatError(op_off, "NumpyArrayWrapper called with too few arguments")
+                    raise PickleFormatError(op_off, "NumpyArrayWrapper called with too few arguments",
+                                            kind="undecidable")
                 attrs.setdefault("numpy_array_alignment_bytes", 16)
         elif (
             isinstance(cls, GlobalRef)
@@ -1072,7 +1130,7 @@ class PickleMachine:
             shape = attrs["shape"]
             dtype = attrs["dtype"]
         except KeyError:
-            raise PickleFormatError(op_off, "NumpyArrayWrapper without shape or dtype") from None
+            raise PickleFormatError(op_off, "NumpyArrayWrapper without shape or dtype", kind="undecidable") from None
         if not isinstance(shape, (tuple, list)) or not all(isinstance(s, int) for s in shape):
             raise PickleFormatError(op_off, "NumpyArrayWrapper shape the scanner cannot read", kind="undecidable")
         try:
@@ -1103,7 +1161,7 @@ class PickleMachine:
                 )
         else:
             if count < 0:
-                raise PickleFormatError(op_off, "joblib array with a negative element count")
+                raise PickleFormatError(op_off, "joblib array with a negative element count", kind="undecidable")
             if itemsize <= 0:
                 raise PickleFormatError(op_off, f"joblib array with item size {itemsize}", kind="undecidable")
             if attrs.get("numpy_array_alignment_bytes") is not None:
