@@ -64,7 +64,7 @@ fi
 # tests start `mlflow server` from this venv, so it is installed here too.
 for plugin in plugins/*/pyproject.toml; do
   [ -f "$plugin" ] || continue
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -c constraints.txt --no-deps --no-build-isolation -e "$(dirname "$plugin")"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -c constraints.txt --no-deps -e "$(dirname "$plugin")"
 done
 "$VENV/bin/python" -m pip check
 echo "bootstrap: $VENV ready ($("$VENV/bin/python" -c 'import platform; print("Python", platform.python_version())'))"
