@@ -246,3 +246,52 @@ def test_cli_refuses_what_it_cannot_do_safely(e2e: E2E, tmp_path: Path) -> None:
     r = _mlgate_hooks("status", "--queue", str(e2e.work / "queue.db"))
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["counts"] == e2e.queue.counts()
+
+
+def test_worker_process_serves_its_metrics(e2e: E2E) -> None:
+    """``mlgate hooks worker --metrics-port`` as its own process (inline runner) takes the
+    deliveries MLflow sent for two hand-registered versions from the real queue; its counters are
+    scraped over HTTP on 127.0.0.1 and agree with what the queue says it did."""
+    from tests.hooks.test_metrics import samples, scrape
+
+    from mlgate.stack.procs import start
+
+    # start from a settled queue: what the process counts is then only what it processed
+    pump(e2e, lambda: e2e.queue.counts()["new"] == 0 and e2e.queue.counts()["processing"] == 0)
+    clean = hand_register(e2e, "metrics-clean", write_clean_model)
+    poisoned = hand_register(e2e, "metrics-poisoned", write_poisoned_model)
+    port = free_port()
+    url = f"http://{LOOPBACK}:{port}/metrics"
+    worker = start("hooks-worker", [sys.executable, "-m", "mlgate", "hooks", "worker", "--runner", "inline",
+                                    "--queue", str(e2e.work / "queue.db"), "--tracking-uri", e2e.url,
+                                    "--metrics-port", str(port), "--poll", "0.2"],
+                   url, url, log_path=e2e.work / "worker.log", timeout=60, cwd=e2e.work)
+    try:
+        deadline = time.monotonic() + 120  # a bound on waiting, not an assertion about speed
+
+        def created_done() -> dict[str, dict[str, Any]]:
+            rows = {r["subject"]: json.loads(r["result"]) for r in e2e.queue.rows("done")
+                    if r["subject"] in (f"metrics-clean/{clean}", f"metrics-poisoned/{poisoned}")
+                    and (r["entity"], r["action"]) == ("model_version", "created")}
+            return rows
+
+        while len(created_done()) < 2 and time.monotonic() < deadline and worker.proc.poll() is None:
+            time.sleep(0.3)
+        done = created_done()
+        assert len(done) == 2, (e2e.queue.counts(), (e2e.work / "worker.log").read_text()[-3000:])
+        m = samples(scrape(url))
+    finally:
+        worker.stop(timeout=60)  # SIGTERM: it finishes the event in hand, then exits
+    assert worker.proc.returncode == 0, (e2e.work / "worker.log").read_text()[-3000:]
+    assert "processed" in (e2e.work / "worker.log").read_text()  # it stopped cleanly on SIGTERM
+    assert done[f"metrics-clean/{clean}"]["action"] == "signed"
+    assert done[f"metrics-poisoned/{poisoned}"]["action"] == "quarantined"
+    created = "model_version.created"
+    assert m[("mlgate_hooks_events_processed_total", (("kind", created), ("outcome", "signed")))] == 1
+    assert m[("mlgate_hooks_events_processed_total", (("kind", created), ("outcome", "quarantined")))] == 1
+    assert m[("mlgate_verdicts_total", (("verdict", "pass"),))] >= 1
+    assert m[("mlgate_verdicts_total", (("verdict", "fail"),))] >= 1
+    assert m[("mlgate_quarantines_total", ())] >= 1
+    # the queue gauges are read from the same SQLite file at scrape time
+    assert m[("mlgate_hooks_queue_events", (("status", "done"),))] >= 2
+    assert ("mlgate_hooks_queue_oldest_age_seconds", ()) in m

@@ -83,8 +83,13 @@ def serve(host: str, port: int, queue_path: Path, secret_file: Path | None, url_
 @click.option("--max-attempts", default=5, show_default=True, type=click.IntRange(1),
               help="Attempts before an event is failed (and its version quarantined).")
 @click.option("--poll", default=1.0, show_default=True, type=click.FloatRange(0.05), help="Idle poll interval.")
+@click.option("--metrics-port", type=click.IntRange(0, 65535), default=None,
+              help="Serve Prometheus metrics (events processed, verdicts, quarantines, queue depth and age) "
+                   "on http://<metrics-host>:PORT/metrics. Default: no metrics endpoint.")
+@click.option("--metrics-host", default="127.0.0.1", show_default=True,
+              help="Address the metrics endpoint binds (loopback unless a scraper elsewhere needs it).")
 def worker(queue_path: Path, tracking_uri: str, runner: str, drain: bool, lease: float,
-           max_attempts: int, poll: float) -> int:
+           max_attempts: int, poll: float, metrics_port: int | None, metrics_host: str) -> int:
     """Process recorded deliveries: scan, sign and tag, or quarantine."""
     from mlgate.hooks.process import HookSettings
     from mlgate.hooks.queue import EventQueue
@@ -107,14 +112,32 @@ def worker(queue_path: Path, tracking_uri: str, runner: str, drain: bool, lease:
         handler, runtime = flow_handler(settings), prefect_api()
     else:
         handler = inline_handler(settings)
+    metrics = None
+    metrics_server: Any = None
+    if metrics_port is not None:
+        from mlgate.metrics import Metrics, serve_worker_metrics
+
+        metrics = Metrics()
+        metrics.watch_queue(EventQueue(queue_path))  # its own connection, read at scrape time
+        try:
+            metrics_server = serve_worker_metrics(metrics, metrics_port, addr=metrics_host)
+        except OSError as e:
+            raise UsageError(f"--metrics-port {metrics_port}: cannot listen on {metrics_host}: {e}") from None
+        click.echo(f"mlgate hooks: worker metrics on http://{metrics_host}:{metrics_server.server_port}/metrics",
+                   err=True)
     w = Worker(EventQueue(queue_path), handler, on_give_up=give_up_handler(settings),
-               settings=WorkerSettings(lease_s=lease, max_attempts=max_attempts, poll_s=poll))
+               settings=WorkerSettings(lease_s=lease, max_attempts=max_attempts, poll_s=poll), metrics=metrics)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     logging.getLogger("mlgate.hooks").setLevel(logging.INFO)
-    with runtime:
-        n = w.run(stop=stop, drain=drain)
+    try:
+        with runtime:
+            n = w.run(stop=stop, drain=drain)
+    finally:
+        if metrics_server is not None:
+            metrics_server.shutdown()
+            metrics_server.server_close()
     click.echo(f"mlgate hooks: processed {n} deliveries", err=True)
     return 0
 
