@@ -5,21 +5,20 @@ defined: id == folder == module == class). A check is a pure function of the
 
 ``requires`` names the inventory fields the check reads; the runner turns a field that could not
 be collected into an ``error`` or ``unsupported`` finding for that check, so no check ever judges
-a half-collected server.
+a half-collected server. The machinery (loading, discovery, the runner's rules, results as
+findings) is :mod:`mlgate.checks`, shared with the S3 audit; this module holds what is the
+posture audit's own.
 """
 
 from __future__ import annotations
 
-import inspect
-import re
-import sys
-from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field
 
+from mlgate import checks as framework
+from mlgate.checks import CheckLoadError, StrictModel
 from mlgate.gates.mlflow_posture.inventory import FIELDS, ServerInventory
 from mlgate.model import Severity
 
@@ -27,39 +26,20 @@ if TYPE_CHECKING:  # pragma: no cover
     from mlgate.gates.mlflow_posture.advisories import AdvisoryTable
     from mlgate.gates.mlflow_posture.config import MlflowPostureConfig
 
-_ID = re.compile(r"^mlflow_[a-z0-9_]+$")
+__all__ = ["Check", "CheckContext", "CheckLoadError", "CheckMetadata", "CheckResult", "Remediation"]
 
 
-class CheckLoadError(Exception):
-    """A check folder is malformed (name mismatch, invalid metadata)."""
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Remediation(_Strict):
+class Remediation(StrictModel):
     text: str = Field(min_length=10)
     setting: str = Field(min_length=3, description="The exact server flag, environment variable or setting")
 
 
-class CheckMetadata(_Strict):
-    id: str
-    title: str = Field(min_length=5)
-    scope: Literal["outside", "server"]
-    severity: Severity
-    description: str = Field(min_length=10)
-    risk: str = Field(min_length=10)
-    remediation: Remediation
-    references: tuple[str, ...] = Field(min_length=1)
-    advisories: tuple[str, ...] = Field(default=(), description="Advisory ids this check guards against")
+class CheckMetadata(framework.CheckMetadata):
+    id_prefix: ClassVar[str] = "mlflow_"
 
-    @field_validator("id")
-    @classmethod
-    def _id(cls, v: str) -> str:
-        if not _ID.match(v):
-            raise ValueError(f"check ids are snake_case and start with mlflow_: {v!r}")
-        return v
+    scope: Literal["outside", "server"]
+    remediation: Remediation
+    advisories: tuple[str, ...] = Field(default=(), description="Advisory ids this check guards against")
 
     @property
     def remediation_text(self) -> str:
@@ -88,52 +68,14 @@ class CheckContext:
     advisories: AdvisoryTable | None
 
 
-def _load_metadata(cls: type[Check]) -> CheckMetadata:
-    mod = sys.modules.get(cls.__module__)
-    file = getattr(mod, "__file__", None)
-    if not file:
-        raise CheckLoadError(f"{cls.__module__}: a check must live in a module file")
-    path = Path(file)
-    name = cls.__name__
-    if path.stem != name or path.parent.name != name:
-        raise CheckLoadError(f"check {name}: id == folder == module == class is required "
-                             f"(folder {path.parent.name}, module {path.stem})")
-    meta_path = path.with_name(f"{name}.metadata.json")
-    try:
-        meta = CheckMetadata.model_validate_json(meta_path.read_bytes())
-    except FileNotFoundError:
-        raise CheckLoadError(f"check {name}: {meta_path.name} is missing") from None
-    except ValidationError as e:
-        raise CheckLoadError(f"check {name}: invalid {meta_path.name}: {e}") from None
-    if meta.id != name:
-        raise CheckLoadError(f"check {name}: metadata id is {meta.id!r}")
-    unknown = set(cls.requires) - set(FIELDS)
-    if unknown:
-        raise CheckLoadError(f"check {name}: requires unknown inventory fields {sorted(unknown)}")
-    return meta
-
-
-class Check(ABC):
+class Check(framework.Check[CheckContext, CheckResult]):
     metadata: ClassVar[CheckMetadata]
+    metadata_model = CheckMetadata
+    result_type = CheckResult
     requires: ClassVar[tuple[str, ...]] = ()
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if not inspect.isabstract(cls):
-            cls.metadata = _load_metadata(cls)
-
-    @property
-    def id(self) -> str:
-        return self.metadata.id
-
-    @abstractmethod
-    def execute(self, ctx: CheckContext) -> list[CheckResult]:
-        """Judge the server. Return at least one result (a pass is a result too)."""
-
-    @staticmethod
-    def passed(message: str, **details: Any) -> list[CheckResult]:
-        return [CheckResult("pass", message, details=dict(details))]
-
-    @staticmethod
-    def failed(message: str, member: str | None = None, **details: Any) -> CheckResult:
-        return CheckResult("fail", message, member, dict(details))
+    @classmethod
+    def _validate(cls, meta: CheckMetadata) -> None:
+        unknown = set(cls.requires) - set(FIELDS)
+        if unknown:
+            raise CheckLoadError(f"check {cls.__name__}: requires unknown inventory fields {sorted(unknown)}")

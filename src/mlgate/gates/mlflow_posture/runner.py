@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from mlgate.checks import blocked_message, blockers, crash_result, to_finding
 from mlgate.gate import GateRun, SubjectDraft
 from mlgate.gates.mlflow_posture.advisories import AdvisoryTable
 from mlgate.gates.mlflow_posture.check import Check, CheckContext, CheckResult
@@ -33,6 +34,10 @@ def inventory_finding(subject: str, field: str, message: str, kind: FindingKind,
                    details={"field": field})
 
 
+def _not_collected(field: str) -> CallError:
+    return CallError(field=field, message="not collected", category="unsupported")
+
+
 def _kind_of(err: CallError) -> FindingKind:
     return FindingKind.UNSUPPORTED if err.category == "unsupported" else FindingKind.ERROR
 
@@ -48,10 +53,8 @@ class _Runner:
         meta = check.metadata
         sev = severity or self.config.severity.get(meta.id) or r.severity or meta.severity
         refs = list(meta.references) + [s for s in r.details.get("sources", []) if s not in meta.references]
-        return Finding(
-            id=meta.id, title=meta.title, severity=sev, kind=kind, message=r.message,
-            location=Location(path=self.subject, member=r.member), engine=ENGINE,
-            remediation=meta.remediation_text, references=tuple(refs),
+        return to_finding(
+            meta, r, kind=kind, severity=sev, subject=self.subject, engine=ENGINE, references=tuple(refs),
             controls=(r.details["advisory"],) if "advisory" in r.details else tuple(meta.advisories),
             details={"scope": meta.scope, **(extra or {}), **r.details},
         )
@@ -70,34 +73,27 @@ class _Runner:
         for check in load_checks():
             meta = check.metadata
             consumed.update(check.requires)
-            blockers = [(f, self.inv.errors[f]) for f in check.requires if f in self.inv.errors]
-            blockers += [(f, CallError(field=f, message="not collected", category="unsupported"))
-                         for f in check.requires if f not in self.inv.errors and f not in self.inv.collected]
-            if blockers:
+            blocked = blockers(check.requires, self.inv.errors, self.inv.collected, _not_collected)
+            if blocked:
                 if (meta.scope == "server" and self.config.server_side == "optional"
-                        and [f for f, _ in blockers] == ["server_env"] and self.inv.server_env is None):
-                    r = CheckResult("info", f"not run: {blockers[0][1]} (server_side: optional)", "server_env")
+                        and [f for f, _ in blocked] == ["server_env"] and self.inv.server_env is None):
+                    r = CheckResult("info", f"not run: {blocked[0][1]} (server_side: optional)", "server_env")
                     draft.findings.append(self.finding(check, r, FindingKind.ISSUE, Severity.INFO))
                     statuses[meta.id] = "info"
                     continue
-                unsupported = all(e.category == "unsupported" for _, e in blockers)
+                unsupported, why = blocked_message(blocked)
                 kind = FindingKind.UNSUPPORTED if unsupported else FindingKind.ERROR
-                why = "; ".join(f"{f}: {e}" for f, e in blockers)
-                r = CheckResult("fail", f"could not be {'determined' if unsupported else 'evaluated'}: {why}",
-                                blockers[0][0], {"blocked_by": [f for f, _ in blockers]})
+                r = CheckResult("fail", why, blocked[0][0], {"blocked_by": [f for f, _ in blocked]})
                 draft.findings.append(self.finding(check, r, kind))
                 statuses[meta.id] = "unsupported" if unsupported else "error"
                 continue
             try:
-                results = check.execute(self.ctx)
+                results = check.run(self.ctx)
             except Exception as e:  # a check bug must not pass the server
                 log.debug("check %s crashed", meta.id, exc_info=True)
-                draft.findings.append(self.finding(check, CheckResult("fail", f"check crashed: {type(e).__name__}: {e}"),
-                                                   FindingKind.ERROR))
+                draft.findings.append(self.finding(check, crash_result(CheckResult, e), FindingKind.ERROR))
                 statuses[meta.id] = "error"
                 continue
-            if not results:
-                results = [CheckResult("unsupported", "the check returned no result")]
             status = "pass"
             for r in results:
                 if r.status == "pass":

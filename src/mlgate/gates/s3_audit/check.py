@@ -2,7 +2,9 @@
 :class:`Check` subclass named ``<id>``) and ``<id>.metadata.json`` (validated by
 :class:`CheckMetadata` when the class is defined; id == folder == module == class, or the import
 fails). A check is a pure function of the inventory: :meth:`Check.execute` gets a
-:class:`CheckContext` and returns :class:`CheckResult` s; it never calls AWS.
+:class:`CheckContext` and returns :class:`CheckResult` s; it never calls AWS. The machinery
+(loading, discovery, the runner's rules, results as findings) is :mod:`mlgate.checks`, shared
+with the MLflow posture audit; this module holds what is the S3 audit's own.
 
 ``requires`` names the inventory fields the check reads. The runner (not the check) turns a
 required field that could not be collected into an ``error`` or ``unsupported`` finding for the
@@ -11,16 +13,14 @@ check's controls, so no check ever evaluates a half-collected resource.
 
 from __future__ import annotations
 
-import inspect
 import re
-import sys
-from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 
+from mlgate import checks as framework
+from mlgate.checks import CheckLoadError, StrictModel
 from mlgate.gates.s3_audit.inventory import (
     ACCESS_POINT_FIELDS,
     ACCOUNT_FIELDS,
@@ -33,7 +33,6 @@ from mlgate.gates.s3_audit.inventory import (
     PublicAccessBlock,
 )
 from mlgate.gates.s3_audit.policy_eval import PolicyDocument
-from mlgate.model import Severity
 
 if TYPE_CHECKING:  # pragma: no cover
     from mlgate.gates.s3_audit.config import S3AuditConfig
@@ -46,40 +45,22 @@ RESOURCE_FIELDS: dict[str, tuple[str, ...]] = {
     "multi-region-access-point": MRAP_FIELDS,
 }
 _CONTROL = re.compile(r"^(S3|ML)\.\d+$")
-_ID = re.compile(r"^s3_[a-z0-9_]+$")
+
+__all__ = ["Check", "CheckContext", "CheckLoadError", "CheckMetadata", "CheckResult", "Remediation"]
 
 
-class CheckLoadError(Exception):
-    """A check folder is malformed (name mismatch, invalid metadata)."""
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Remediation(_Strict):
+class Remediation(StrictModel):
     text: str = Field(min_length=10)
     cli: str = Field(min_length=5, description="The AWS CLI command that fixes it")
     terraform: str = Field(min_length=10, description="A Terraform snippet that fixes it")
 
 
-class CheckMetadata(_Strict):
-    id: str
-    title: str = Field(min_length=5)
+class CheckMetadata(framework.CheckMetadata):
+    id_prefix: ClassVar[str] = "s3_"
+
     resource_type: ResourceType
     controls: tuple[str, ...] = Field(min_length=1)
-    severity: Severity
-    description: str = Field(min_length=10)
-    risk: str = Field(min_length=10)
     remediation: Remediation
-    references: tuple[str, ...] = Field(min_length=1)
-
-    @field_validator("id")
-    @classmethod
-    def _id(cls, v: str) -> str:
-        if not _ID.match(v):
-            raise ValueError(f"check ids are snake_case and start with s3_: {v!r}")
-        return v
 
     @field_validator("controls")
     @classmethod
@@ -162,61 +143,21 @@ class CheckContext:
         return bool((own is not None and getattr(own, flag)) or (acct is not None and getattr(acct, flag)))
 
 
-def _load_metadata(cls: type[Check]) -> CheckMetadata:
-    mod = sys.modules.get(cls.__module__)
-    file = getattr(mod, "__file__", None)
-    if not file:
-        raise CheckLoadError(f"{cls.__module__}: a check must live in a module file")
-    path = Path(file)
-    name = cls.__name__
-    if path.stem != name or path.parent.name != name:
-        raise CheckLoadError(
-            f"check {name}: id == folder == module == class is required (folder {path.parent.name}, "
-            f"module {path.stem})"
-        )
-    meta_path = path.with_name(f"{name}.metadata.json")
-    try:
-        meta = CheckMetadata.model_validate_json(meta_path.read_bytes())
-    except FileNotFoundError:
-        raise CheckLoadError(f"check {name}: {meta_path.name} is missing") from None
-    except ValidationError as e:
-        raise CheckLoadError(f"check {name}: invalid {meta_path.name}: {e}") from None
-    if meta.id != name:
-        raise CheckLoadError(f"check {name}: metadata id is {meta.id!r}")
-    unknown = set(cls.requires) - set(RESOURCE_FIELDS[meta.resource_type])
-    if unknown:
-        raise CheckLoadError(f"check {name}: requires unknown {meta.resource_type} fields {sorted(unknown)}")
-    bad_acct = set(cls.requires_account) - set(ACCOUNT_FIELDS)
-    if bad_acct:
-        raise CheckLoadError(f"check {name}: requires unknown account fields {sorted(bad_acct)}")
-    return meta
-
-
-class Check(ABC):
+class Check(framework.Check[CheckContext, CheckResult]):
     metadata: ClassVar[CheckMetadata]
+    metadata_model = CheckMetadata
+    result_type = CheckResult
     #: Fields of the judged resource this check reads (see ``inventory.*_FIELDS``).
     requires: ClassVar[tuple[str, ...]] = ()
     #: Account fields that must be known (e.g. ``account_id`` to tell outside from inside).
     requires_account: ClassVar[tuple[str, ...]] = ()
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if not inspect.isabstract(cls):
-            cls.metadata = _load_metadata(cls)
-
-    @property
-    def id(self) -> str:
-        return self.metadata.id
-
-    @abstractmethod
-    def execute(self, ctx: CheckContext) -> list[CheckResult]:
-        """Judge one resource. Return at least one result (a pass is a result too)."""
-
-    # helpers for subclasses
-    @staticmethod
-    def passed(message: str, **details: Any) -> list[CheckResult]:
-        return [CheckResult("pass", message, details=dict(details))]
-
-    @staticmethod
-    def failed(message: str, member: str | None = None, **details: Any) -> CheckResult:
-        return CheckResult("fail", message, member, dict(details))
+    @classmethod
+    def _validate(cls, meta: CheckMetadata) -> None:
+        name = cls.__name__
+        unknown = set(cls.requires) - set(RESOURCE_FIELDS[meta.resource_type])
+        if unknown:
+            raise CheckLoadError(f"check {name}: requires unknown {meta.resource_type} fields {sorted(unknown)}")
+        bad_acct = set(cls.requires_account) - set(ACCOUNT_FIELDS)
+        if bad_acct:
+            raise CheckLoadError(f"check {name}: requires unknown account fields {sorted(bad_acct)}")

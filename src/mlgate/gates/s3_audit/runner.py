@@ -13,6 +13,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from mlgate.checks import blocked_message, blockers, crash_result, to_finding
 from mlgate.gate import GateRun, SubjectDraft
 from mlgate.gates.s3_audit.check import Check, CheckContext, CheckResult
 from mlgate.gates.s3_audit.checks import load_checks
@@ -61,6 +62,11 @@ def _inventory_finding(subject: str, field: str, err: CallError, severity: Sever
     )
 
 
+def _not_collected(field: str) -> CallError:
+    return CallError(api="-", code="NotCollected", category="unsupported",
+                     message="the collector did not answer this field")
+
+
 class _Subject:
     """Runs the checks of one resource type over one resource."""
 
@@ -72,17 +78,9 @@ class _Subject:
                  extra: Mapping[str, Any]) -> Finding:
         meta = check.metadata
         status = {FindingKind.ISSUE: "FAIL", FindingKind.ERROR: "ERROR", FindingKind.UNSUPPORTED: "UNKNOWN"}[kind]
-        return Finding(
-            id=meta.id,
-            title=meta.title,
-            severity=self.config.severity.get(meta.id, meta.severity),
-            kind=kind,
-            message=r.message,
-            location=Location(path=subject, member=r.member),
-            engine=ENGINE,
-            remediation=meta.remediation_text,
-            references=meta.references,
-            controls=meta.controls,
+        return to_finding(
+            meta, r, kind=kind, severity=self.config.severity.get(meta.id, meta.severity), subject=subject,
+            engine=ENGINE, controls=meta.controls,
             details={"status": status, "resource": arn, "resource_type": meta.resource_type, **extra, **r.details},
         )
 
@@ -104,39 +102,29 @@ class _Subject:
             if meta.resource_type != resource_type:
                 continue
             consumed.update(check.requires)
-            blockers: list[tuple[str, CallError]] = [(f, errors[f]) for f in check.requires if f in errors]
-            for f in check.requires:
-                if f not in errors and f not in collected:
-                    blockers.append((f, CallError(api="-", code="NotCollected", category="unsupported",
-                                                  message="the collector did not answer this field")))
+            blocked = blockers(check.requires, errors, collected, _not_collected)
             for f in check.requires_account:
                 if f in self.account.errors:
-                    blockers.append((f"account.{f}", self.account.errors[f]))
+                    blocked.append((f"account.{f}", self.account.errors[f]))
                 elif f == "account_id" and not self.account.account_id:
-                    blockers.append((f"account.{f}", CallError(api="GetCallerIdentity", code="NoAccountId",
-                                                               category="failed", message="account id unknown")))
-            if blockers:
-                worst = "unsupported" if all(e.category == "unsupported" for _, e in blockers) else "error"
-                kind = FindingKind.UNSUPPORTED if worst == "unsupported" else FindingKind.ERROR
-                why = "; ".join(f"{f}: {e}" for f, e in blockers)
-                verb = "could not be determined" if worst == "unsupported" else "could not be evaluated"
-                r = CheckResult("fail", f"{', '.join(meta.controls)} {verb}: {why}", blockers[0][0],
-                                {"blocked_by": [f for f, _ in blockers]})
+                    blocked.append((f"account.{f}", CallError(api="GetCallerIdentity", code="NoAccountId",
+                                                              category="failed", message="account id unknown")))
+            if blocked:
+                unsupported, why = blocked_message(blocked)
+                kind = FindingKind.UNSUPPORTED if unsupported else FindingKind.ERROR
+                r = CheckResult("fail", f"{', '.join(meta.controls)} {why}", blocked[0][0],
+                                {"blocked_by": [f for f, _ in blocked]})
                 draft.findings.append(self._finding(check, draft.subject, arn, kind, r, extra))
-                statuses[meta.id] = worst
+                statuses[meta.id] = "unsupported" if unsupported else "error"
                 continue
             try:
-                results = check.execute(ctx)
+                results = check.run(ctx)
             except Exception as e:  # a check bug must not pass the resource
                 log.debug("check %s crashed on %s", meta.id, draft.subject, exc_info=True)
-                results = []
-                draft.findings.append(self._finding(
-                    check, draft.subject, arn, FindingKind.ERROR,
-                    CheckResult("fail", f"check crashed: {type(e).__name__}: {e}"), extra))
+                draft.findings.append(self._finding(check, draft.subject, arn, FindingKind.ERROR,
+                                                    crash_result(CheckResult, e), extra))
                 statuses[meta.id] = "error"
                 continue
-            if not results:
-                results = [CheckResult("unsupported", "the check returned no result")]
             status = "pass"
             for r in results:
                 if r.status == "pass":

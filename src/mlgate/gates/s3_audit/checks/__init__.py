@@ -4,11 +4,10 @@ never silently runs without one of its checks."""
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from functools import cache
 
-from mlgate.gates.s3_audit.check import Check, CheckLoadError
+from mlgate.checks import discover
+from mlgate.gates.s3_audit.check import Check
 
 _ORDER = {"account": 0, "bucket": 1, "access-point": 2, "multi-region-access-point": 3}
 
@@ -21,18 +20,7 @@ def _control_key(c: str) -> tuple[int, int]:
 @cache
 def load_checks() -> tuple[Check, ...]:
     """Every built-in check, ordered by resource type and control id."""
-    checks: list[Check] = []
-    for info in pkgutil.iter_modules(__path__):
-        if not info.ispkg or info.name.startswith("_"):
-            continue
-        mod = importlib.import_module(f"{__name__}.{info.name}.{info.name}")
-        cls = getattr(mod, info.name, None)
-        if not (isinstance(cls, type) and issubclass(cls, Check)):
-            raise CheckLoadError(f"{info.name}: the module must define a Check subclass named {info.name}")
-        checks.append(cls())
-    ids = [c.id for c in checks]
-    if len(ids) != len(set(ids)):  # pragma: no cover - folder names are unique
-        raise CheckLoadError(f"duplicate check ids: {ids}")
+    checks: list[Check] = discover(__name__, Check)
     return tuple(
         sorted(checks, key=lambda c: (_ORDER[c.metadata.resource_type], _control_key(c.metadata.controls[0]), c.id))
     )
