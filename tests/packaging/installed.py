@@ -40,11 +40,24 @@ def clean_env(home: Path) -> dict[str, str]:
     return env
 
 
-def install(wheel: Path, venv: Path, extras: str = "all") -> Path:
-    """A fresh venv with the wheel (and its pinned dependencies) installed; returns its bin/."""
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+def install(wheel: Path, venv: Path, extras: str = "all", python: str | Path = sys.executable,
+            cwd: Path | None = None) -> Path:
+    """A fresh venv of ``python`` with the wheel (and its pinned dependencies) installed, by pip
+    from the configured (local) index; returns its bin/."""
+    subprocess.run([str(python), "-m", "venv", str(venv)], check=True, timeout=300, cwd=cwd)
     bin_dir = venv / "bin"
     spec = f"{wheel}[{extras}]" if extras else str(wheel)
     subprocess.run([str(bin_dir / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                    "-c", str(REPO / "constraints.txt"), spec], check=True, capture_output=True, timeout=1800)
+                    "-c", str(REPO / "constraints.txt"), spec], check=True, capture_output=True, timeout=1800,
+                   cwd=cwd)
     return bin_dir
+
+
+def newest_python(minor: str = "3.13") -> Path | None:
+    """The newest pyenv-installed CPython ``minor`` (``~/.pyenv/versions/3.13.*``), or None."""
+    def key(p: Path) -> tuple[int, ...]:
+        return tuple(int(x) for x in p.parents[1].name.split(".") if x.isdigit())
+
+    found = [p for p in Path.home().glob(f".pyenv/versions/{minor}*/bin/python{minor}")
+             if p.parents[1].name.replace(".", "").isdigit() and os.access(p, os.X_OK)]
+    return max(found, key=key) if found else None
