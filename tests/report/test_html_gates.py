@@ -3,7 +3,8 @@ result model. Through the real CLI (in-process), on real data (Great Expectation
 API (the session's moto server on 127.0.0.1): the page says the verdict first, puts the most
 severe blocking finding first, lists every finding with its remediation, escapes hostile text
 that reached a finding (a label value, a bucket-policy condition value), and is self-contained.
-The page agrees with the JSON report of the same run."""
+The page agrees with the JSON report of the same run; the S3 page is also parsed by headless
+Chromium."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import boto3
 import pytest
 from tests.data_quality.conftest import IRIS_SUITE
 from tests.data_quality.conftest import write_policy as write_dq_policy
-from tests.report.test_html import assert_self_contained, parse
+from tests.report.test_html import assert_self_contained, chromium, parse
 from tests.s3_audit.s3audit_helpers import policy_doc
 from tests.s3_audit.s3audit_helpers import write_policy as write_s3_policy
 
@@ -151,3 +152,12 @@ def test_audit_s3_html(tmp_path: Path, hostile_bucket: str) -> None:
     assert "What to do:" in summary
     # the S3 remediation (text, CLI command, Terraform) is on the page for each failing check
     assert "CLI: aws s3api" in text
+    # as a person sees it: Chromium parses the hostile condition as text, not as an element
+    page = tmp_path / "report.html"
+    dom = chromium(["--dump-dom", page.as_uri()], tmp_path)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    rendered = parse(dom.stdout)
+    assert "script" not in [t for t, _ in rendered.tags]
+    seen = " ".join(rendered.text)
+    assert seen.startswith("BLOCKED")
+    assert HOSTILE in seen
