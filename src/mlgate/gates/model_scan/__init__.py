@@ -201,6 +201,8 @@ _WORKER: dict[str, Any] = {}
 
 def _init_worker(config: ModelScanConfig, gp: GlobalsPolicy, cache: VerdictCache | None) -> None:
     _die_with_parent()
+    if hasattr(signal, "pthread_sigmask"):  # started while the parent held SIGTERM (_sigterm_held)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
     _WORKER["config"], _WORKER["gp"], _WORKER["cache"] = config, gp, cache
 
 
@@ -237,6 +239,22 @@ def _sigterm_raises() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def _sigterm_held() -> Iterator[None]:
+    """Hold SIGTERM while the worker processes are started: a SIGTERM that lands in the middle of
+    starting one (its start-up data half written) would leave a child that the pool does not know
+    yet, which then fails with a traceback after the scan has stopped. A SIGTERM that arrives
+    meanwhile is delivered (and stops the scan) as soon as the workers have started."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _scan_in_worker(entry: Entry) -> SubjectDraft:
@@ -287,7 +305,9 @@ def _drafts(
     chunk = max(1, min(32, len(entries) // (workers * 8)))
     try:
         with _sigterm_raises():
-            yield from pool.map(_scan_in_worker, entries, chunksize=chunk)
+            with _sigterm_held():  # map() submits every chunk now, so every worker starts here
+                results = pool.map(_scan_in_worker, entries, chunksize=chunk)
+            yield from results
     except BaseException:
         # Interrupted, or the consumer stopped early: stop the workers now, not after their queue.
         for proc in list(getattr(pool, "_processes", {}).values()):
