@@ -83,7 +83,14 @@ class MlflowPostureConfig(_Strict):
     require_guard_plugin: bool = Field(
         default=True, description="Server side: the mlgate registry guard must be the registry store."
     )
-    timeout_seconds: float = Field(default=5.0, gt=0, le=60, description="Per HTTP request.")
+    timeout_seconds: float = Field(
+        default=15.0, gt=0, le=120,
+        description="Per HTTP request; generous, because a busy server is not a finding.",
+    )
+    retries: int = Field(
+        default=1, ge=0, le=5,
+        description="Tries again a request that got no answer (timeout, reset); each counts against max_requests.",
+    )
     max_requests: int = Field(default=400, ge=20, le=10000, description="Budget of HTTP requests per audit.")
     max_registry_items: int = Field(
         default=2000, ge=1, description="Model versions and experiments read at most; more is incomplete."

@@ -56,7 +56,7 @@ def basic_auth(username: str, password: str) -> str:
 
 class Http:
     def __init__(self, base_url: str, *, timeout: float, max_requests: int,
-                 ca_file: str | None = None) -> None:
+                 ca_file: str | None = None, retries: int = 0) -> None:
         u = urllib.parse.urlsplit(base_url)
         if u.scheme not in ("http", "https") or not u.hostname:
             raise ValueError(f"not an http(s) URL: {base_url!r}")
@@ -70,6 +70,7 @@ class Http:
         self.timeout = timeout
         self.max_requests = max_requests
         self.ca_file = ca_file
+        self.retries = retries
         self.requests = 0
         self.log: list[tuple[str, str, int | None]] = []
         self.elapsed = 0.0
@@ -83,6 +84,20 @@ class Http:
     def request(self, method: str, path: str, *, headers: dict[str, str] | None = None,
                 body: bytes | dict[str, Any] | None = None, host: str | None = None,
                 auth: tuple[str, str] | None = None) -> Exchange:
+        """One probe. A request that got no answer at all (timeout, reset, refused) is tried again
+        up to ``retries`` times (every probe reads nothing sensitive and changes nothing, so a retry
+        is harmless; each try counts against the budget): a busy server is not a finding. An answer,
+        whatever its status, is never retried."""
+        ex = self._once(method, path, headers=headers, body=body, host=host, auth=auth)
+        for _ in range(self.retries):
+            if ex.status is not None or (ex.error or "").startswith("TLS:") or self.requests >= self.max_requests:
+                break
+            ex = self._once(method, path, headers=headers, body=body, host=host, auth=auth)
+        return ex
+
+    def _once(self, method: str, path: str, *, headers: dict[str, str] | None,
+              body: bytes | dict[str, Any] | None, host: str | None,
+              auth: tuple[str, str] | None) -> Exchange:
         if self.requests >= self.max_requests:
             raise BudgetExceeded(f"request budget of {self.max_requests} reached")
         self.requests += 1

@@ -235,7 +235,8 @@ def _route_outcome(ex: Exchange) -> tuple[RouteOutcome, str]:
 class _Collector:
     def __init__(self, url: str, config: MlflowPostureConfig, credentials: tuple[str, str] | None,
                  ca_file: str | None) -> None:
-        self.http = Http(url, timeout=config.timeout_seconds, max_requests=config.max_requests, ca_file=ca_file)
+        self.http = Http(url, timeout=config.timeout_seconds, max_requests=config.max_requests, ca_file=ca_file,
+                         retries=config.retries)
         self.config = config
         self.credentials = credentials
         self.inv = ServerInventory(url=url, scheme=self.http.scheme, hostname=self.http.hostname,
