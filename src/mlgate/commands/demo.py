@@ -64,8 +64,14 @@ def demo(workdir: Path | None, scan_only: bool, policy_path: Path | None, scenar
 
 
 def _llm(wd: Path, load_flows: Callable[[], object]) -> int:
+    import importlib.util
     import time
 
+    missing = [m for m in ("torch", "transformers", "peft", "gguf") if importlib.util.find_spec(m) is None]
+    if missing:
+        click.echo(f"demo: --scenario llm needs the llm extra ({', '.join(missing)} not installed): "
+                   "pip install -e '.[all,llm]'", err=True)
+        return int(ExitCode.ERROR)
     from mlgate._dev.llm_demo import print_table, run_llm_demo
 
     t = time.monotonic()
