@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -248,11 +249,19 @@ def run_cases(workdir: Path, info: Any, flows: Any, echo: Callable[[str], None] 
     return run
 
 
+def short_reason(detail: str) -> str:
+    """One line for the table: the gate's reason without the checkpoint prefix, the count of failed
+    subjects or the work folder's absolute paths."""
+    reason = detail.split(" blocked: ", 1)[-1]
+    reason = re.sub(r"^\d+ (?:file|dataset)\(s\) fail; most severe: ", "", reason)
+    return re.sub(r"/\S*/inputs/datasets/", "", reason)
+
+
 def print_table(run: LlmDemoRun, echo: Callable[[str], None]) -> None:
     echo("")
     echo(f"{'case':46} {'checkpoint':12} {'verdict':8} {'ok':3} reason")
     for r in run.results:
         checkpoint = r.actual.split("/")[0] if "/" in r.actual else "-"
         verdict = "pass" if r.actual == "pass" else ("blocked" if "/" in r.actual else r.actual)
-        reason = r.detail.split(" blocked: ", 1)[-1] if "/" in r.actual else r.detail
-        echo(f"{r.name[:46]:46} {checkpoint:12} {verdict:8} {'yes' if r.ok else 'NO':3} {reason[:110]}")
+        reason = short_reason(r.detail) if "/" in r.actual else r.detail
+        echo(f"{r.name[:46]:46} {checkpoint:12} {verdict:8} {'yes' if r.ok else 'NO':3} {reason[:120]}")
