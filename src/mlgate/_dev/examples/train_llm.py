@@ -15,7 +15,11 @@ and the LLM tests push through the gates.
       output_dir/model/             the merged Hugging Face folder (what is registered)
       output_dir/model/model.gguf   the merged weights for local inference (llama.cpp layout)
 
-* :func:`smoke_generate`: loads a deployed folder with safetensors only and generates a few tokens.
+* :func:`train_mlflow`: the lifecycle's training function (``mlgate demo --scenario llm``,
+  ``infra/pipelines/llm.yaml``): :func:`train`, then the merged model saved with MLflow's
+  transformers flavour, the adapters and the GGUF inside the same folder (what is registered).
+* :func:`smoke_generate`: loads a deployed folder (Hugging Face or MLflow layout) with safetensors
+  only and generates a few tokens.
 
 Every import of the ML libraries is local to a function: importing this module is cheap, and the
 ``llm`` extra is needed only when these functions run.
