@@ -69,6 +69,8 @@ def prepare(workdir: Path, info: Any, *, steps: int = 4) -> dict[str, Path]:
 
     s3 = boto3.client("s3", endpoint_url=info.s3_endpoint)
     inputs = workdir / "inputs"
+    for old in (inputs, workdir / "derived"):  # a kept --workdir: made again, never mixed
+        shutil.rmtree(old, ignore_errors=True)
     ds = train_llm.write_instruction_dataset(inputs / "instructions.jsonl")
     leak = train_llm.write_instruction_dataset(inputs / "instructions-leak.jsonl", leak="aws-key")
     s3.upload_file(str(ds), DATA_BUCKET, "llm/instructions.jsonl")
