@@ -15,7 +15,11 @@ and the LLM tests push through the gates.
       output_dir/model/             the merged Hugging Face folder (what is registered)
       output_dir/model/model.gguf   the merged weights for local inference (llama.cpp layout)
 
-* :func:`smoke_generate`: loads a deployed folder with safetensors only and generates a few tokens.
+* :func:`train_mlflow`: the lifecycle's training function (``mlgate demo --scenario llm``,
+  ``infra/pipelines/llm.yaml``): :func:`train`, then the merged model saved with MLflow's
+  transformers flavour, the adapters and the GGUF inside the same folder (what is registered).
+* :func:`smoke_generate`: loads a deployed folder (Hugging Face or MLflow layout) with safetensors
+  only and generates a few tokens.
 
 Every import of the ML libraries is local to a function: importing this module is cheap, and the
 ``llm`` extra is needed only when these functions run.
@@ -285,15 +289,69 @@ def train(inputs: TrainInputs) -> Path:
     return inputs.output_dir
 
 
+# Where the pipeline artifact of :func:`train_mlflow` keeps what is not part of MLflow's own layout.
+MLFLOW_ADAPTERS_DIR = "adapters"
+MLFLOW_GGUF_FILE = "gguf/model.gguf"
+
+
+def train_mlflow(inputs: TrainInputs) -> Path:
+    """The pipeline's training function for the lifecycle (``train_llm:train_mlflow``): what
+    :func:`train` does, then the merged model saved as an MLflow model with the **transformers
+    flavour** (offline: no Hub lookups), with the two adapters and the GGUF export inside the
+    same folder, so that pre-publish scans all of it and the registry holds all of it under one
+    signed manifest::
+
+        output_dir/mlflow-model/  MLmodel, model/ (merged weights, safetensors), components/tokenizer/
+                                  adapters/<name>/ (LoRA adapters), gguf/model.gguf
+
+    PEFT-mode logging is not used: it would register only the adapter and leave the base bytes
+    outside the registry; the merged model is what is registered."""
+    import os
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the training process has no network anyway
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    import shutil
+
+    import mlflow.transformers
+    from transformers import AutoTokenizer, LlamaForCausalLM
+
+    train(inputs)
+    merged = inputs.output_dir / "model"
+    out = inputs.output_dir / "mlflow-model"
+    model = LlamaForCausalLM.from_pretrained(merged, use_safetensors=True)
+    tok = AutoTokenizer.from_pretrained(merged)
+    mlflow.transformers.save_model(
+        {"model": model, "tokenizer": tok},
+        str(out),
+        task="text-generation",
+        pip_requirements=["transformers", "torch", "tokenizers", "safetensors"],
+    )
+    shutil.copytree(inputs.output_dir / "adapters", out / MLFLOW_ADAPTERS_DIR)
+    (out / MLFLOW_GGUF_FILE).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(merged / "model.gguf", out / MLFLOW_GGUF_FILE)
+    return out
+
+
+def model_folders(deployed: Path) -> tuple[Path, Path]:
+    """(weights folder, tokenizer folder) of a plain Hugging Face folder or of an MLflow
+    transformers-flavour folder (``model/`` and ``components/tokenizer/``)."""
+    if (deployed / "MLmodel").is_file():
+        return deployed / "model", deployed / "components" / "tokenizer"
+    return deployed, deployed
+
+
 def smoke_generate(model_dir: Path, prompt: str = "What is GGUF?", max_new_tokens: int = 5) -> str:
-    """Load a deployed folder with safetensors only (a ``.bin`` beside it is refused, never read)
-    and generate a few tokens greedily. Returns the generated text."""
+    """Load a deployed folder (Hugging Face or MLflow transformers layout) with safetensors only
+    (a ``.bin`` or ``.pt`` anywhere in it is refused, never read) and generate a few tokens
+    greedily. Returns the generated text."""
     import torch
     from transformers import AutoTokenizer, LlamaForCausalLM
 
-    if any(model_dir.glob("*.bin")) or any(model_dir.glob("*.pt")):
+    if any(model_dir.rglob("*.bin")) or any(model_dir.rglob("*.pt")):
         raise ValueError(f"{model_dir} holds pickle-based weights: the smoke test loads safetensors only")
-    tok = AutoTokenizer.from_pretrained(model_dir)
+    weights_dir, tok_dir = model_folders(model_dir)
+    model_dir = weights_dir
+    tok = AutoTokenizer.from_pretrained(tok_dir)
     model: Any = LlamaForCausalLM.from_pretrained(model_dir, use_safetensors=True)
     model.eval()
     text = tok.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True)
