@@ -51,7 +51,7 @@ def bucket(direct_s3: Any) -> str:
 
 # ---------------------------------------------------------------------------------------------
 # A real `mlflow server` (sqlite, artifacts served by the server from a local folder) behind the
-# fault proxy. The server lives for the module; each test gets its own proxy, model name and keys.
+# fault proxy. The server lives for the session; each test gets its own proxy, model name and keys.
 # ---------------------------------------------------------------------------------------------
 
 # Bounded client waits: no retries (a fault is seen at once), a short read time-out (a hang is a
@@ -66,7 +66,7 @@ MLFLOW_CLIENT_ENV = {
 HANG_SECONDS = 8.0  # longer than the client's read time-out above
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def mlflow_upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real mlflow server on 127.0.0.1 (stopped by this fixture); yields its URL."""
     import shutil

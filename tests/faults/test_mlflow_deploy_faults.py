@@ -71,8 +71,12 @@ DEPLOY_FAULTS = [
 ]
 
 
-@pytest.mark.parametrize(("rule", "moved"), [(r, m) for _, r, m in DEPLOY_FAULTS],
-                         ids=[i for i, _, _ in DEPLOY_FAULTS])
+FAST_DEPLOY_FAULTS = {"verification-down", "after-alias-move-answer-lost"}  # the rest: slow, and the bench
+
+
+@pytest.mark.parametrize(("rule", "moved"), [
+    pytest.param(r, m, id=i, marks=() if i in FAST_DEPLOY_FAULTS else pytest.mark.slow)
+    for i, r, m in DEPLOY_FAULTS])
 def test_mlflow_fault_at_a_deploy_step_is_one_line_and_a_rerun_converges(
     published: tuple[Setup, str], mlflow_proxy: FaultProxy, direct_mlflow: Any, tmp_path: Path, rule: Rule,
     moved: bool,

@@ -100,7 +100,13 @@ STEP_FAULTS = [
 ]
 
 
-@pytest.mark.parametrize(("rule"), [r for _, r in STEP_FAULTS], ids=[i for i, _ in STEP_FAULTS])
+# In `-m "not slow"`: one fault before registration and the lost answer of a committed create (the
+# adoption path); the whole matrix runs with the slow tests and in bench/bench_faults.py.
+FAST_STEP_FAULTS = {"before-registration-down", "version-created-answer-lost"}
+
+
+@pytest.mark.parametrize("rule", [pytest.param(r, id=i, marks=() if i in FAST_STEP_FAULTS else pytest.mark.slow)
+                                  for i, r in STEP_FAULTS])
 def test_mlflow_fault_at_a_publish_step_is_one_line_and_a_rerun_converges(
     mlflow_proxy: FaultProxy, direct_mlflow: Any, tmp_path: Path, rule: Rule
 ) -> None:
@@ -130,6 +136,7 @@ def test_mlflow_fault_at_a_publish_step_is_one_line_and_a_rerun_converges(
         assert before[0].version == result.version
 
 
+@pytest.mark.slow
 def test_hanging_mlflow_at_registration_times_out_in_one_line_and_converges(
     mlflow_proxy: FaultProxy, direct_mlflow: Any, tmp_path: Path
 ) -> None:
@@ -147,6 +154,7 @@ def test_hanging_mlflow_at_registration_times_out_in_one_line_and_converges(
     assert result.version == mv.version
 
 
+@pytest.mark.slow
 def test_a_left_over_version_that_does_not_verify_is_not_adopted(
     mlflow_proxy: FaultProxy, direct_mlflow: Any, tmp_path: Path
 ) -> None:
