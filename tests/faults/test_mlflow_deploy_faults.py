@@ -17,6 +17,8 @@ from tests.faults.lifecycle_helpers import Setup, context, make_setup, one_line,
 
 from mlgate.errors import MlgateError
 
+pytestmark = pytest.mark.slow  # a real mlflow server (20-50 s to start on a busy 2-core machine)
+
 API = r"^/api/2\.0/mlflow"
 
 
@@ -71,12 +73,7 @@ DEPLOY_FAULTS = [
 ]
 
 
-FAST_DEPLOY_FAULTS = {"verification-down", "after-alias-move-answer-lost"}  # the rest: slow, and the bench
-
-
-@pytest.mark.parametrize(("rule", "moved"), [
-    pytest.param(r, m, id=i, marks=() if i in FAST_DEPLOY_FAULTS else pytest.mark.slow)
-    for i, r, m in DEPLOY_FAULTS])
+@pytest.mark.parametrize(("rule", "moved"), [pytest.param(r, m, id=i) for i, r, m in DEPLOY_FAULTS])
 def test_mlflow_fault_at_a_deploy_step_is_one_line_and_a_rerun_converges(
     published: tuple[Setup, str], mlflow_proxy: FaultProxy, direct_mlflow: Any, tmp_path: Path, rule: Rule,
     moved: bool,
@@ -101,7 +98,6 @@ def test_mlflow_fault_at_a_deploy_step_is_one_line_and_a_rerun_converges(
     assert (setup.serving / setup.name / ".mlgate-version").read_text().split()[1] == version
 
 
-@pytest.mark.slow
 def test_hanging_mlflow_at_the_alias_move_times_out_in_one_line(
     published: tuple[Setup, str], mlflow_proxy: FaultProxy, direct_mlflow: Any, tmp_path: Path
 ) -> None:

@@ -19,6 +19,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 import uuid
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlgate.errors import GateFailed, MlgateError, TransientError
+from mlgate.errors import GateErrored, GateFailed, GateIncomplete, MlgateError, TransientError
 from mlgate.evidence import tags as T
 from mlgate.evidence.keys import VerificationError
 from mlgate.evidence.model_signature import ModelSigner, load_signer
@@ -67,8 +68,24 @@ class RegistryTransientError(RegistryStepError, TransientError):
     """As :class:`RegistryStepError`, for an outage a later re-run may not meet."""
 
 
+_REASONS = (  # what an operator needs from MLflow's long client messages, most specific first
+    (re.compile(r"Connection refused|Failed to establish a new connection"), "connection refused (is the server up?)"),
+    (re.compile(r"Read timed out|timed out"), "no answer within the client's time-out (MLFLOW_HTTP_REQUEST_TIMEOUT)"),
+    (re.compile(r"Connection reset|Connection aborted|RemoteDisconnected|ConnectionResetError"),
+     "the connection was reset before an answer"),
+    (re.compile(r"too many (\d+) error responses|status code (\d+)|HTTP (\d{3})|Response code (\d{3})"), "HTTP {}"),
+)
+
+
 def _short(e: BaseException) -> str:
     text = " ".join(str(e).split()) or type(e).__name__
+    for pattern, reason in _REASONS:
+        m = pattern.search(text)
+        if m:
+            code = next((g for g in m.groups() if g), None) if m.groups() else None
+            out = reason.format(code) if code else reason
+            err = re.search(r"error_code['\"]?:\s*['\"]?([A-Z_]+)", text)
+            return f"{out} {err.group(1)}" if err and "{}" in reason else out
     return text if len(text) <= 240 else text[:237] + "..."
 
 
@@ -81,7 +98,7 @@ def _mlflow_step(tracking_uri: str, what: str) -> Iterator[None]:
         raise
     except Exception as e:
         cls = RegistryTransientError if looks_transient(e) else RegistryStepError
-        raise cls(f"{what}: MLflow at {tracking_uri} failed: {type(e).__name__}: {_short(e)}") from e
+        raise cls(f"{what}: MLflow at {tracking_uri} failed: {_short(e)}") from e
 
 
 def _best_effort(what: str, fn: Callable[..., Any], *args: Any, **kw: Any) -> None:
@@ -97,10 +114,9 @@ def load_publish_signer(ctx: Context) -> ModelSigner:
     try:
         return load_signer(ctx.private_key)
     except (VerificationError, OSError, ValueError) as e:
-        msg = _short(e)
-        where = str(ctx.private_key)
-        raise SigningKeyError(f"publish: signing key unusable: {msg}" if where in msg
-                              else f"publish: signing key {where} unusable: {msg}") from None
+        msg = " ".join(str(e).split())
+        raise SigningKeyError(f"publish: {msg}" if msg.startswith("signing key ")
+                              else f"publish: signing key {ctx.private_key} unusable: {msg}") from None
 
 
 @dataclass
@@ -392,7 +408,9 @@ def verify_version(ctx: Context, version: str, checkpoint: str = "pre-deploy") -
                                promote_to=cfg.doc.deploy.alias, keep_bytes=True)
     if report.verdict is not Verdict.PASS:
         ctx.hook(checkpoint, CheckpointOutcome(checkpoint, [report]))
-        raise GateFailed(checkpoint, report.gate, explain(report), report)
+        # an outage while verifying is an error (exit 2), not a judgement on the model (exit 1)
+        cls = {Verdict.ERROR: GateErrored, Verdict.INCOMPLETE: GateIncomplete}.get(report.verdict, GateFailed)
+        raise cls(checkpoint, report.gate, " ".join(explain(report).split()), report)
     (subject,) = report.subjects
     d = subject.details
     copy = StagedCopy(uri=str(d["fetched_from"]), path=Path(d["local_copy"]), files=dict(d["files"]),
