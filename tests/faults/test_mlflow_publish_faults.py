@@ -235,3 +235,24 @@ def test_two_publishes_of_the_same_model_at_once_both_end_consistent(
     assert 1 <= len(vs) <= 2
     assert all(version_verifies(direct_mlflow, v, setup.public_key, tmp_path) for v in vs)
     assert registered_wrongly(direct_mlflow, setup.name, setup.public_key, tmp_path) == 0
+
+
+@pytest.mark.slow
+def test_client_retries_never_send_the_version_create_twice(
+    mlflow_proxy: FaultProxy, direct_mlflow: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the CLI's bounded retries (3: MLflow retries POSTs too), a committed create whose answer
+    was lost is not re-sent (that would make a second version): one error line, then the re-run
+    adopts the one version."""
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "3")
+    setup = make_setup(tmp_path, mlflow_proxy.url)
+    rule = mlflow_proxy.add(Rule("reset", "POST", API + r"/model-versions/create", after=True))
+    with pytest.raises(MlgateError, match="registering the version") as ei:
+        _publish(setup)
+    one_line(ei.value)
+    assert rule.hits == 1
+    assert sum(1 for _, path in mlflow_proxy.requests if "/model-versions/create" in path) == 1  # sent once
+    (left,) = versions(direct_mlflow, setup.name)
+    mlflow_proxy.clear()
+    assert _publish(setup).version == left.version
+    assert len(versions(direct_mlflow, setup.name)) == 1

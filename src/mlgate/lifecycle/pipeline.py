@@ -22,6 +22,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -99,6 +100,26 @@ def _mlflow_step(tracking_uri: str, what: str) -> Iterator[None]:
     except Exception as e:
         cls = RegistryTransientError if looks_transient(e) else RegistryStepError
         raise cls(f"{what}: MLflow at {tracking_uri} failed: {_short(e)}") from e
+
+
+_NO_RETRY_LOCK = threading.Lock()
+
+
+@contextmanager
+def _no_client_retries() -> Iterator[None]:
+    """MLflow's HTTP client retries every method, POST included: a create whose answer was lost
+    would be sent again and make a second version. The one non-idempotent request of publish is
+    sent once; a lost answer is an error and the re-run adopts the version it made."""
+    with _NO_RETRY_LOCK:
+        old = os.environ.get("MLFLOW_HTTP_REQUEST_MAX_RETRIES")
+        os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"  # read by MLflow at each request
+        try:
+            yield
+        finally:
+            if old is None:
+                os.environ.pop("MLFLOW_HTTP_REQUEST_MAX_RETRIES", None)
+            else:
+                os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = old
 
 
 def _best_effort(what: str, fn: Callable[..., Any], *args: Any, **kw: Any) -> None:
@@ -278,7 +299,7 @@ def publish(ctx: Context, artifact: Path) -> PublishResult:
         with _mlflow_step(uri, "publish: creating the registered model"):
             created_model = ensure_registered_model(client, name)
         # One request: the version never exists without its verdict's signed statement.
-        with _mlflow_step(uri, "publish: registering the version"):
+        with _mlflow_step(uri, "publish: registering the version"), _no_client_retries():
             mv = client.create_model_version(name, source=source, run_id=run_id, tags=tags,
                                              description=summary_line(tags))
         _best_effort("finishing the run", client.set_terminated, run_id, "FINISHED")
