@@ -110,6 +110,12 @@ def fresh(rule: Rule) -> Rule:
     return dataclasses.replace(rule, hits=0, seen=0)
 
 
+def label(rule: Rule) -> str:
+    what = {"status": f"HTTP {rule.status}", "reset": "connection reset", "down": "server killed",
+            "hang": f"hang {rule.seconds:g} s"}.get(rule.fault, rule.fault)
+    return f"MLflow {what}{' after it did the work' if rule.after else ''}"
+
+
 # -- publish ------------------------------------------------------------------------------------
 
 
@@ -141,8 +147,7 @@ def publish_rows(upstream: str, work: Path) -> list[Row]:
                   and version_verifies(direct, after[0], setup.public_key, tmp))
             lost = len(before - {v.version for v in after})
             wrongly += registered_wrongly(direct, setup.name, setup.public_key, tmp)
-            rows.append(Row(f"{rule.fault}{' (after forwarding)' if rule.after else ''} x{r.hits}", fault_id,
-                            outcome, msg or m2, wrongly, lost, ok, took))
+            rows.append(Row(f"{label(rule)} (x{r.hits})", fault_id, outcome, msg or m2, wrongly, lost, ok, took))
         finally:
             proxy.stop()
     return rows
@@ -224,8 +229,7 @@ def deploy_rows(upstream: str, work: Path) -> list[Row]:
             took = time.monotonic() - t0
             ok = o2 == "pass" and res is not None and str(direct.get_model_version_by_alias(setup.name, alias).version) == version
             lost = int(not versions(direct, setup.name))
-            rows.append(Row(f"{rule.fault}{' (after forwarding)' if rule.after else ''} x{r.hits}", fault_id,
-                            outcome, msg, wrongly, lost, ok, took))
+            rows.append(Row(f"{label(rule)} (x{r.hits})", fault_id, outcome, msg, wrongly, lost, ok, took))
         finally:
             proxy.stop()
     return rows
@@ -366,7 +370,7 @@ def main() -> int:
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         msg = " ".join(r.message.split())
-        msg = msg if len(msg) <= 110 else msg[:107] + "..."
+        msg = msg if len(msg) <= 150 else msg[:147] + "..."
         print(f"| {r.fault} | {r.step} | {r.outcome} | {msg.replace('|', '/')} | {r.wrongly} | {r.lost} | "
               f"{'yes' if r.converged else 'NO'} | {r.recover_s:.1f} |")
     bad = [r for r in rows if not r.ok()]

@@ -462,7 +462,7 @@ def deploy(ctx: Context, version: str | None = None) -> DeployResult:
         copy, outcome, _mv = verify_version(ctx, version)
     location = deploy_to_target(ctx, copy, version)
     with _mlflow_step(uri, f"deploy: moving alias {cfg.doc.deploy.alias!r} to version {version} "
-                           f"(the target already serves it; re-run to converge)"):
+                           f"(target already updated; re-run)"):
         client.set_registered_model_alias(name, cfg.doc.deploy.alias, version)
     return DeployResult(outcome, version, cfg.doc.deploy.alias, copy.path, location)
 
