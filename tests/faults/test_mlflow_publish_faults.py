@@ -256,3 +256,20 @@ def test_client_retries_never_send_the_version_create_twice(
     mlflow_proxy.clear()
     assert _publish(setup).version == left.version
     assert len(versions(direct_mlflow, setup.name)) == 1
+
+
+@pytest.mark.slow
+def test_a_task_retry_with_the_same_context_converges(
+    mlflow_proxy: FaultProxy, direct_mlflow: Any, tmp_path: Path
+) -> None:
+    """Prefect retries a transient publish failure with the same Context (same run folder)."""
+    from mlgate.lifecycle.pipeline import RegistryTransientError, publish
+
+    setup = make_setup(tmp_path, mlflow_proxy.url)
+    ctx = context(setup)
+    mlflow_proxy.add(Rule("reset", "POST", API + r"/model-versions/create", after=True))
+    with pytest.raises(RegistryTransientError, match="registering the version"):
+        publish(ctx, setup.model)
+    result = publish(ctx, setup.model)  # the retry
+    (mv,) = versions(direct_mlflow, setup.name)
+    assert result.version == mv.version

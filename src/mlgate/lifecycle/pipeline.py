@@ -266,11 +266,13 @@ def publish(ctx: Context, artifact: Path) -> PublishResult:
         run = client.create_run(registry.ensure_experiment(cfg.doc.name),
                                 tags={T.RUN_PIPELINE: cfg.doc.name, T.CHECKPOINT: "pre-publish"})
     run_id = run.info.run_id
-    evidence = ctx.run_dir / "evidence"
+    # one folder per attempt: a Prefect retry of the task (same context) starts clean
+    attempt = ctx.run_dir / ("publish" if not (ctx.run_dir / "publish").exists() else f"publish-{uuid.uuid4().hex[:6]}")
+    evidence = attempt / "evidence"
     created_model = False
     try:
         # Stage the artifact too: what is scanned is what is uploaded and signed.
-        copy = stage(str(artifact), ctx.run_dir / "publish" / "model")
+        copy = stage(str(artifact), attempt / "model")
         outcome = ctx.checkpoint("pre-publish", scan_paths=[str(copy.path)], buckets=list(cfg.doc.buckets))
         with _mlflow_step(uri, "publish: logging the reports"):
             _log_reports(client, run_id, outcome.reports, evidence)
