@@ -223,3 +223,10 @@ class Report(BaseModel):
 
 def utcnow() -> _dt.datetime:
     return _dt.datetime.now(_dt.UTC)
+
+
+def utc_today() -> _dt.date:
+    """Today's date in UTC: what policy-exception expiry is judged against, whatever the
+    machine's time zone (``date.today()`` follows ``TZ``: a gate in UTC+14 and one in UTC-12
+    would disagree for a day on whether an exception is still in force)."""
+    return utcnow().date()

@@ -26,7 +26,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mlgate.errors import PolicyError
-from mlgate.model import Finding, FindingKind, Severity, Verdict, Waiver
+from mlgate.model import Finding, FindingKind, Severity, Verdict, Waiver, utc_today
 
 CHECKPOINTS = ("pre-train", "pre-publish", "pre-deploy")
 Checkpoint = Literal["pre-train", "pre-publish", "pre-deploy"]
@@ -249,7 +249,7 @@ class Policy:
     ) -> tuple[list[Finding], Verdict, str]:
         """Apply thresholds and waivers. Returns the findings with ``blocking``/``waived`` set, the
         subject verdict the findings alone imply, and a short reason."""
-        today = today or _dt.date.today()
+        today = today or utc_today()
         rules = self.blocking(checkpoint)
         judged: list[Finding] = []
         verdicts: list[Verdict] = []
@@ -278,7 +278,7 @@ class Policy:
         return judged, verdict, "; ".join(uniq[:3]) + more
 
     def expired_exceptions(self, today: _dt.date | None = None) -> list[ExceptionEntry]:
-        today = today or _dt.date.today()
+        today = today or utc_today()
         return [e for e in self.doc.exceptions if today > e.expires]
 
 

@@ -47,3 +47,67 @@ def bucket(direct_s3: Any) -> str:
     name = f"fault-{uuid.uuid4().hex[:12]}"
     direct_s3.create_bucket(Bucket=name)
     return name
+
+
+# ---------------------------------------------------------------------------------------------
+# A real `mlflow server` (sqlite, artifacts served by the server from a local folder) behind the
+# fault proxy. The server lives for the session; each test gets its own proxy, model name and keys.
+# ---------------------------------------------------------------------------------------------
+
+# Bounded client waits: no retries (a fault is seen at once), a short read time-out (a hang is a
+# time-out, not a test that waits minutes). Real deployments keep MLflow's defaults.
+MLFLOW_CLIENT_ENV = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "0",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "5",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "DO_NOT_TRACK": "true",
+}
+HANG_SECONDS = 8.0  # longer than the client's read time-out above
+
+
+@pytest.fixture(scope="session")
+def mlflow_upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real mlflow server on 127.0.0.1 (stopped by this fixture); yields its URL."""
+    import shutil
+    import sys
+    from pathlib import Path
+
+    from mlgate.integrations.servers import LOOPBACK, free_port, start
+
+    work = tmp_path_factory.mktemp("mlflow-faults")
+    port = free_port()
+    exe = shutil.which("mlflow", path=str(Path(sys.executable).parent)) or "mlflow"
+    url = f"http://{LOOPBACK}:{port}"
+    argv = [exe, "server", "--host", LOOPBACK, "--port", str(port), "--workers", "1",
+            "--backend-store-uri", f"sqlite:///{work / 'mlflow.db'}",
+            "--serve-artifacts", "--artifacts-destination", str(work / "artifacts"),
+            "--allowed-hosts", f"{LOOPBACK}:{port},localhost:{port}"]
+    server = start("mlflow", argv, url, url + "/health", log_path=work / "mlflow-server.log", cwd=work,
+                   env={"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true", "MLFLOW_TRACKING_URI": ""},
+                   timeout=180)
+    try:
+        yield url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def mlflow_proxy(mlflow_upstream: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultProxy]:
+    """Every MLflow request of the code under test goes through this proxy (stopped afterwards)."""
+    for k, v in MLFLOW_CLIENT_ENV.items():
+        monkeypatch.setenv(k, v)
+    proxy = FaultProxy(mlflow_upstream, flavour="mlflow", rewrite_host=True).start()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", proxy.url)
+    try:
+        yield proxy
+    finally:
+        proxy.stop()
+
+
+@pytest.fixture
+def direct_mlflow(mlflow_upstream: str) -> Any:
+    """A client that talks to the server directly (no faults), to check what is registered."""
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=mlflow_upstream)

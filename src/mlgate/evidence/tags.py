@@ -55,6 +55,7 @@ RUN_SUBJECT = "mlgate.subject"
 RUN_SOURCE = "mlgate.source"
 RUN_REGISTRY_HOOK = "mlgate.registry_hook"
 RUN_DELIVERY_ID = "mlgate.delivery_id"
+RUN_ADOPTED_VERSION = "mlgate.adopted_version"  # a re-run of publish adopted this (verified) version
 # -- registered model tags ------------------------------------------------------------------------
 MODEL_MANAGED = "mlgate.managed"
 

@@ -10,6 +10,11 @@
   once. Events about the same model version are handed out in arrival order, one at a time.
 * Failures are retried with back-off up to ``max_attempts``, then the event is ``failed``
   (kept, with its last error, for an operator).
+* A queue file that is not a sound SQLite database (corrupt, truncated, another file) or that
+  cannot be written (full disk) is a :class:`QueueError`: one line, the file is left exactly as
+  it is (never recreated, never truncated), nothing is acknowledged that was not committed (the
+  receiver answers 503, MLflow retries; a worker's ``done`` is not recorded and the lease runs
+  out). Recovery: ``docs/operations.md``.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from mlgate.errors import MlgateError
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +106,21 @@ def subject_of(payload: dict[str, Any]) -> str:
     return f"{name}/{version}" if version else name
 
 
+class QueueError(MlgateError):
+    """The queue database cannot be used (corrupt, not a database, disk full, unreadable)."""
+
+
+def _explain(e: BaseException) -> str:
+    text = str(e)
+    low = text.lower()
+    if "full" in low:
+        return f"{text}: the disk holding the queue is full (free space; nothing was acknowledged that is not stored)"
+    if "not a database" in low or "malformed" in low or "corrupt" in low or "integrity" in low:
+        return (f"{text}: the queue database is damaged; it was left untouched. Stop the receiver and the "
+                "worker, move the file aside, and recover it (docs/operations.md)")
+    return text
+
+
 class EventQueue:
     def __init__(self, path: str | Path, *, clock: Clock = time.time, busy_timeout_s: float = 30.0) -> None:
         self.path = Path(path)
@@ -106,7 +128,19 @@ class EventQueue:
         self.busy_timeout_s = busy_timeout_s
         self._local = threading.local()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn().executescript(SCHEMA)  # idempotent; executescript manages its own transaction
+        with self._errors():
+            db = self._conn()
+            db.executescript(SCHEMA)  # idempotent; executescript manages its own transaction
+            bad = db.execute("PRAGMA quick_check(1)").fetchone()
+            if bad is None or bad[0] != "ok":
+                raise sqlite3.DatabaseError(f"integrity check failed: {bad[0] if bad else 'no answer'}")
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as e:
+            raise QueueError(" ".join(f"hooks queue {self.path}: {_explain(e)}".split())) from e
 
     # -- connections ----------------------------------------------------------------------------
 
@@ -122,14 +156,21 @@ class EventQueue:
 
     @contextlib.contextmanager
     def _tx(self, immediate: bool = True) -> Iterator[sqlite3.Connection]:
-        db = self._conn()
-        db.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
-        try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+        with self._errors():
+            db = self._conn()
+            db.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+            try:
+                yield db
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):  # a failed COMMIT may have rolled back already
+                    db.execute("ROLLBACK")
+                raise
+            try:
+                db.execute("COMMIT")
+            except sqlite3.Error:
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("ROLLBACK")
+                raise
 
     def close(self) -> None:
         db = getattr(self._local, "db", None)
@@ -226,7 +267,8 @@ class EventQueue:
     # -- inspection -----------------------------------------------------------------------------
 
     def counts(self) -> dict[str, int]:
-        rows = self._conn().execute("SELECT status, COUNT(*) FROM events GROUP BY status").fetchall()
+        with self._errors():
+            rows = self._conn().execute("SELECT status, COUNT(*) FROM events GROUP BY status").fetchall()
         out = dict.fromkeys(STATUSES, 0)
         out.update({r[0]: r[1] for r in rows})
         return out
@@ -246,12 +288,13 @@ class EventQueue:
         return {d[0]: v for d, v in zip(cur.description, row, strict=True)}
 
     def rows(self, status: str | None = None) -> list[dict[str, Any]]:
-        db = self._conn()
-        if status:
-            cur = db.execute("SELECT * FROM events WHERE status=? ORDER BY seq", (status,))
-        else:
-            cur = db.execute("SELECT * FROM events ORDER BY seq")
-        return [{d[0]: v for d, v in zip(cur.description, r, strict=True)} for r in cur.fetchall()]
+        with self._errors():
+            db = self._conn()
+            if status:
+                cur = db.execute("SELECT * FROM events WHERE status=? ORDER BY seq", (status,))
+            else:
+                cur = db.execute("SELECT * FROM events ORDER BY seq")
+            return [{d[0]: v for d, v in zip(cur.description, r, strict=True)} for r in cur.fetchall()]
 
     def prune(self, older_than_s: float) -> int:
         """Delete finished events older than ``older_than_s`` (keep it above the replay window:

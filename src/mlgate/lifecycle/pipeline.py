@@ -19,22 +19,26 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
+import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlgate.errors import GateFailed, MlgateError
+from mlgate.errors import GateErrored, GateFailed, GateIncomplete, MlgateError, TransientError
 from mlgate.evidence import tags as T
+from mlgate.evidence.keys import VerificationError
 from mlgate.evidence.model_signature import ModelSigner, load_signer
 from mlgate.evidence.statement import PIPELINE, build_statement, sign_statement
-from mlgate.integrations.mlflow import RegistryClient
+from mlgate.integrations.mlflow import RegistryClient, is_not_found, looks_transient
 from mlgate.lifecycle.checkpoints import CheckpointOutcome, DatasetInput, run_checkpoint
 from mlgate.lifecycle.config import PipelineConfig
-from mlgate.lifecycle.signing import ATTESTATION_FILE, SIGNATURE_FILE, ensure_keys
+from mlgate.lifecycle.signing import ATTESTATION_FILE, SIGNATURE_FILE
 from mlgate.lifecycle.staging import StagedCopy, hash_tree, stage
 from mlgate.model import Report, Verdict, utcnow
 from mlgate.policy import Policy, load_policy
@@ -50,6 +54,90 @@ OutcomeHook = Callable[[str, CheckpointOutcome], None]
 
 def _noop(_c: str, _o: CheckpointOutcome) -> None:
     return None
+
+
+class SigningKeyError(MlgateError):
+    """The publishing step cannot use its signing key (missing, unreadable, wrong type). Raised
+    before anything is logged or registered; publish never creates a key."""
+
+
+class RegistryStepError(MlgateError):
+    """MLflow failed (down, hanging, 5xx, refused) during one named step of a lifecycle step."""
+
+
+class RegistryTransientError(RegistryStepError, TransientError):
+    """As :class:`RegistryStepError`, for an outage a later re-run may not meet."""
+
+
+_REASONS = (  # what an operator needs from MLflow's long client messages, most specific first
+    (re.compile(r"Connection refused|Failed to establish a new connection"), "connection refused (is the server up?)"),
+    (re.compile(r"Read timed out|timed out"), "no answer within the client's time-out (MLFLOW_HTTP_REQUEST_TIMEOUT)"),
+    (re.compile(r"Connection reset|Connection aborted|RemoteDisconnected|ConnectionResetError"),
+     "the connection was reset before an answer"),
+    (re.compile(r"too many (\d+) error responses|status code (\d+)|HTTP (\d{3})|Response code (\d{3})"), "HTTP {}"),
+)
+
+
+def _short(e: BaseException) -> str:
+    text = " ".join(str(e).split()) or type(e).__name__
+    for pattern, reason in _REASONS:
+        m = pattern.search(text)
+        if m:
+            code = next((g for g in m.groups() if g), None) if m.groups() else None
+            out = reason.format(code) if code else reason
+            err = re.search(r"error_code['\"]?:\s*['\"]?([A-Z_]+)", text)
+            return f"{out} {err.group(1)}" if err and "{}" in reason else out
+    return text if len(text) <= 240 else text[:237] + "..."
+
+
+@contextmanager
+def _mlflow_step(tracking_uri: str, what: str) -> Iterator[None]:
+    """Turn whatever MLflow (or the HTTP stack under it) raises during ``what`` into one line."""
+    try:
+        yield
+    except MlgateError:
+        raise
+    except Exception as e:
+        cls = RegistryTransientError if looks_transient(e) else RegistryStepError
+        raise cls(f"{what}: MLflow at {tracking_uri} failed: {_short(e)}") from e
+
+
+_NO_RETRY_LOCK = threading.Lock()
+
+
+@contextmanager
+def _no_client_retries() -> Iterator[None]:
+    """MLflow's HTTP client retries every method, POST included: a create whose answer was lost
+    would be sent again and make a second version. The one non-idempotent request of publish is
+    sent once; a lost answer is an error and the re-run adopts the version it made."""
+    with _NO_RETRY_LOCK:
+        old = os.environ.get("MLFLOW_HTTP_REQUEST_MAX_RETRIES")
+        os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"  # read by MLflow at each request
+        try:
+            yield
+        finally:
+            if old is None:
+                os.environ.pop("MLFLOW_HTTP_REQUEST_MAX_RETRIES", None)
+            else:
+                os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = old
+
+
+def _best_effort(what: str, fn: Callable[..., Any], *args: Any, **kw: Any) -> None:
+    """Clean-up after a failure must not hide the failure (MLflow may be the thing that failed)."""
+    try:
+        fn(*args, **kw)
+    except Exception as e:
+        log.warning("%s failed (%s); the run may need tidying: see docs/operations.md", what, _short(e))
+
+
+def load_publish_signer(ctx: Context) -> ModelSigner:
+    """The publishing step's signer, loaded before anything else happens (never created here)."""
+    try:
+        return load_signer(ctx.private_key)
+    except (VerificationError, OSError, ValueError) as e:
+        msg = " ".join(str(e).split())
+        raise SigningKeyError(f"publish: {msg}" if msg.startswith("signing key ")
+                              else f"publish: signing key {ctx.private_key} unusable: {msg}") from None
 
 
 @dataclass
@@ -157,54 +245,126 @@ def _log_reports(client: Any, run_id: str, reports: list[Report], folder: Path) 
 
 
 def publish(ctx: Context, artifact: Path) -> PublishResult:
-    """Scan, audit, and register only what passed."""
+    """Scan, audit, and register only what passed.
+
+    Safe to re-run after a crash or an MLflow outage: the signing key is loaded first (a missing or
+    unusable key fails before anything is logged); a version carries its ``pass`` verdict only
+    together with its signed statement (both arrive in the one request that creates it); a
+    left-over version of the same bytes is adopted only when its evidence verifies from scratch
+    (signed statement for its source, re-hashed bytes, model signature); otherwise a new version is
+    made. Every MLflow failure is one line naming the step (:class:`RegistryStepError`)."""
     import mlflow
 
+    signer = load_publish_signer(ctx)  # the publishing step alone reads the key (0600, owner)
     cfg = ctx.cfg
+    uri = cfg.doc.tracking_uri
+    name = cfg.doc.model_name
     registry = ctx.registry()
     client = registry.raw
-    mlflow.set_tracking_uri(cfg.doc.tracking_uri)
-    run = client.create_run(registry.ensure_experiment(cfg.doc.name),
-                            tags={T.RUN_PIPELINE: cfg.doc.name, T.CHECKPOINT: "pre-publish"})
+    mlflow.set_tracking_uri(uri)
+    with _mlflow_step(uri, "publish: creating the run"):
+        run = client.create_run(registry.ensure_experiment(cfg.doc.name),
+                                tags={T.RUN_PIPELINE: cfg.doc.name, T.CHECKPOINT: "pre-publish"})
     run_id = run.info.run_id
-    evidence = ctx.run_dir / "evidence"
+    # one folder per attempt: a Prefect retry of the task (same context) starts clean
+    attempt = ctx.run_dir / ("publish" if not (ctx.run_dir / "publish").exists() else f"publish-{uuid.uuid4().hex[:6]}")
+    evidence = attempt / "evidence"
     created_model = False
     try:
         # Stage the artifact too: what is scanned is what is uploaded and signed.
-        copy = stage(str(artifact), ctx.run_dir / "publish" / "model")
+        copy = stage(str(artifact), attempt / "model")
         outcome = ctx.checkpoint("pre-publish", scan_paths=[str(copy.path)], buckets=list(cfg.doc.buckets))
-        _log_reports(client, run_id, outcome.reports, evidence)
+        with _mlflow_step(uri, "publish: logging the reports"):
+            _log_reports(client, run_id, outcome.reports, evidence)
         try:
             outcome.raise_if_blocked()
         except GateFailed:
-            client.set_tag(run_id, T.VERDICT, outcome.verdict.value)
+            _best_effort("tagging the blocked run", client.set_tag, run_id, T.VERDICT, outcome.verdict.value)
             raise
         copy.reverify("pre-publish")
-        ensure_keys(ctx.private_key, ctx.public_key)
-        signer = load_signer(ctx.private_key)  # the publishing step alone reads the key (0600, owner)
-        client.log_artifacts(run_id, str(copy.path), "model")
+        with _mlflow_step(uri, "publish: looking for a version left by an earlier attempt"):
+            adopted = adoptable_version(ctx, registry, copy)
+        if adopted is not None:
+            _best_effort("tagging the run", client.set_tag, run_id, T.RUN_ADOPTED_VERSION, adopted.version)
+            _best_effort("finishing the run", client.set_terminated, run_id, "FINISHED")
+            return PublishResult(outcome, adopted.run_id, adopted.version, dict(adopted.tags))
+        with _mlflow_step(uri, "publish: logging the model"):
+            client.log_artifacts(run_id, str(copy.path), "model")
         source = f"{run.info.artifact_uri}/model"
-        tags = attach_evidence(client, run_id, copy, outcome.reports, model_name=cfg.doc.model_name, source=source,
-                               signer=signer, provenance=PIPELINE, folder=evidence)
-        for k, v in tags.items():
-            client.set_tag(run_id, k, v)
+        with _mlflow_step(uri, "publish: logging the evidence"):
+            tags = attach_evidence(client, run_id, copy, outcome.reports, model_name=name, source=source,
+                                   signer=signer, provenance=PIPELINE, folder=evidence)
+        with _mlflow_step(uri, "publish: tagging the run"):
+            for k, v in tags.items():
+                client.set_tag(run_id, k, v)
         # Only now does anything reach the registry.
-        try:
-            client.get_registered_model(cfg.doc.model_name)
-        except Exception:
-            client.create_registered_model(cfg.doc.model_name, tags={T.MODEL_MANAGED: "true"})
-            created_model = True
-        mv = client.create_model_version(cfg.doc.model_name, source=source, run_id=run_id, tags=tags,
-                                         description=summary_line(tags))
-        client.set_terminated(run_id, "FINISHED")
+        with _mlflow_step(uri, "publish: creating the registered model"):
+            created_model = ensure_registered_model(client, name)
+        # One request: the version never exists without its verdict's signed statement.
+        with _mlflow_step(uri, "publish: registering the version"), _no_client_retries():
+            mv = client.create_model_version(name, source=source, run_id=run_id, tags=tags,
+                                             description=summary_line(tags))
+        _best_effort("finishing the run", client.set_terminated, run_id, "FINISHED")
         return PublishResult(outcome, run_id, str(mv.version), tags)
     except BaseException:
         # a blocked (or failed) attempt registers nothing and keeps its run, tagged, for forensics
-        client.set_tag(run_id, T.RUN_BLOCKED, "true")
-        client.set_terminated(run_id, "FAILED")
-        if created_model and not client.search_model_versions(f"name='{cfg.doc.model_name}'"):
-            client.delete_registered_model(cfg.doc.model_name)  # never leave an empty registered model
+        _best_effort("tagging the failed run", client.set_tag, run_id, T.RUN_BLOCKED, "true")
+        _best_effort("ending the failed run", client.set_terminated, run_id, "FAILED")
+        if created_model:
+            _best_effort("removing the empty registered model", _delete_if_empty, client, name)
         raise
+
+
+def ensure_registered_model(client: Any, name: str) -> bool:
+    """Create the registered model unless it exists; True when this call created it. Two
+    publishes racing on the create both succeed (the loser adopts the winner's model)."""
+    try:
+        client.get_registered_model(name)
+        return False
+    except Exception as e:
+        if not is_not_found(e):
+            raise
+    try:
+        client.create_registered_model(name, tags={T.MODEL_MANAGED: "true"})
+    except Exception as e:
+        if getattr(e, "error_code", None) == "RESOURCE_ALREADY_EXISTS":
+            return False
+        raise
+    return True
+
+
+def _delete_if_empty(client: Any, name: str) -> None:
+    if not client.search_model_versions(f"name='{name}'"):
+        client.delete_registered_model(name)  # never leave an empty registered model
+
+
+def adoptable_version(ctx: Context, registry: RegistryClient, copy: StagedCopy) -> Any | None:
+    """A registered version of these exact bytes (same manifest) left by an earlier attempt whose
+    response was lost, adopted only when its evidence verifies from scratch (the ``deploy``
+    verification profile: signed statement by a trusted key for its exact source, the stored
+    bytes re-hashed, the model signature). None when there is none: publish makes a new one."""
+    from mlgate.gates.model_version import verify_version as run_model_version
+
+    name = ctx.cfg.doc.model_name
+    try:
+        versions = registry.raw.search_model_versions(f"name='{name}'")
+    except Exception as e:
+        if is_not_found(e):
+            return None
+        raise
+    for mv in sorted(versions, key=lambda v: -int(v.version)):
+        t = dict(mv.tags or {})
+        if t.get(T.MANIFEST) != copy.manifest_sha256 or t.get(T.VERDICT) != Verdict.PASS.value:
+            continue
+        report = run_model_version(registry, name, str(mv.version), policy=ctx.policy,
+                                   public_keys=[str(p) for p in ctx.public_keys], profile="deploy",
+                                   work_dir=ctx.run_dir / f"adopt-v{mv.version}", checkpoint="pre-publish")
+        if report.verdict is Verdict.PASS:
+            log.info("publish: adopting version %s of %s (same bytes, evidence verified)", mv.version, name)
+            return mv
+        log.warning("publish: version %s of %s has the same manifest but its evidence does not verify; "
+                    "a new version is made", mv.version, name)
+    return None
 
 
 def summary_line(tags: dict[str, str], reason: str = "") -> str:
@@ -271,7 +431,9 @@ def verify_version(ctx: Context, version: str, checkpoint: str = "pre-deploy") -
                                promote_to=cfg.doc.deploy.alias, keep_bytes=True)
     if report.verdict is not Verdict.PASS:
         ctx.hook(checkpoint, CheckpointOutcome(checkpoint, [report]))
-        raise GateFailed(checkpoint, report.gate, explain(report), report)
+        # an outage while verifying is an error (exit 2), not a judgement on the model (exit 1)
+        cls = {Verdict.ERROR: GateErrored, Verdict.INCOMPLETE: GateIncomplete}.get(report.verdict, GateFailed)
+        raise cls(checkpoint, report.gate, " ".join(explain(report).split()), report)
     (subject,) = report.subjects
     d = subject.details
     copy = StagedCopy(uri=str(d["fetched_from"]), path=Path(d["local_copy"]), files=dict(d["files"]),
@@ -284,17 +446,26 @@ def verify_version(ctx: Context, version: str, checkpoint: str = "pre-deploy") -
 
 
 def deploy(ctx: Context, version: str | None = None) -> DeployResult:
+    """Verify from scratch, hand the verified copy to the target, then move the alias. The alias
+    only ever moves to a version verified in this call; an MLflow failure at any step is one line
+    naming it (:class:`RegistryStepError`) and a re-run converges (same verification, same copy,
+    the alias set again)."""
     cfg = ctx.cfg
+    uri = cfg.doc.tracking_uri
     client = ctx.mlflow_client()
     name = cfg.doc.model_name
     if version is None:
-        versions = client.search_model_versions(f"name='{name}'")
+        with _mlflow_step(uri, "deploy: listing the versions"):
+            versions = client.search_model_versions(f"name='{name}'")
         if not versions:
             raise GateFailed("pre-deploy", "registry", f"no versions of {name!r} are registered")
         version = str(max(int(v.version) for v in versions))
-    copy, outcome, _mv = verify_version(ctx, version)
+    with _mlflow_step(uri, f"deploy: verifying version {version}"):
+        copy, outcome, _mv = verify_version(ctx, version)
     location = deploy_to_target(ctx, copy, version)
-    client.set_registered_model_alias(name, cfg.doc.deploy.alias, version)
+    with _mlflow_step(uri, f"deploy: moving alias {cfg.doc.deploy.alias!r} to version {version} "
+                           f"(target already updated; re-run)"):
+        client.set_registered_model_alias(name, cfg.doc.deploy.alias, version)
     return DeployResult(outcome, version, cfg.doc.deploy.alias, copy.path, location)
 
 

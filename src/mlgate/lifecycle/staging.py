@@ -5,6 +5,7 @@ the training step or the deploy target receives is, byte for byte, what the gate
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import stat
@@ -51,6 +52,16 @@ def hash_tree(path: Path) -> dict[str, str]:
                 raise StagingError(f"{p}: not a regular file")
             out[rel] = sha256_file(p)[0]
     return out
+
+
+def _os_reason(e: OSError) -> str:
+    """One line for an OS error, a full disk named as such (shutil.copytree collects its errors)."""
+    text = " ".join(str(e).split())
+    if getattr(e, "errno", None) == errno.ENOSPC or "No space left on device" in text:
+        return "no space left on device (free space on the staging disk, then re-run)"
+    if getattr(e, "errno", None) == errno.EDQUOT or "Disk quota exceeded" in text:
+        return "disk quota exceeded (free space on the staging disk, then re-run)"
+    return text if len(text) <= 300 else text[:297] + "..."
 
 
 def _safe_rel(key: str, prefix: str) -> str:
@@ -134,7 +145,7 @@ def _mlflow_download(uri: str, dest: Path, tracking_uri: str | None) -> Path:
     try:
         got = mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=str(dest), tracking_uri=tracking_uri)
     except Exception as e:
-        raise StagingError(f"{uri}: download failed: {e}") from e
+        raise StagingError(" ".join(f"{uri}: download failed: {e}".split())) from e
     return Path(got)
 
 
@@ -166,17 +177,25 @@ def stage(uri: str, dest: Path, *, session: Any | None = None, tracking_uri: str
         raise StagingError(f"staging folder {dest} already exists")
     dest.parent.mkdir(parents=True, exist_ok=True)
     versions: dict[str, str] = {}
-    if uri.startswith("s3://"):
-        dest.mkdir()
-        versions = _s3_download(uri, dest, session)
-        path = dest
-    elif uri.startswith(("models:/", "runs:/", "mlflow-artifacts:/")):
-        dest.mkdir()
-        path = _mlflow_download(uri, dest, tracking_uri)
-    else:
-        src = Path(uri)
-        _copy_local(src, dest)
-        path = dest / src.name if src.is_file() else dest
+    try:
+        if uri.startswith("s3://"):
+            dest.mkdir()
+            versions = _s3_download(uri, dest, session)
+            path = dest
+        elif uri.startswith(("models:/", "runs:/", "mlflow-artifacts:/")):
+            dest.mkdir()
+            path = _mlflow_download(uri, dest, tracking_uri)
+        else:
+            src = Path(uri)
+            _copy_local(src, dest)
+            path = dest / src.name if src.is_file() else dest
+    except BaseException as e:
+        # a partial copy is never used, and never left to fill the disk
+        shutil.rmtree(dest, ignore_errors=True)
+        if isinstance(e, OSError) and not isinstance(e, MlgateError):  # shutil.Error is an OSError
+            raise StagingError(f"staging {uri} into {dest.parent} failed: {_os_reason(e)} "
+                               "(the partial copy was removed)") from e
+        raise
     files = hash_tree(path)
     if not files:
         raise StagingError(f"{uri}: nothing to stage (no files)")

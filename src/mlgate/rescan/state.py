@@ -27,6 +27,7 @@ from mlgate.evidence.state import (
     load_state,
     sign_state,
 )
+from mlgate.model import utc_today
 from mlgate.policy import Policy
 
 __all__ = ["MAX_TAG", "NON_SCAN_SECTIONS", "PAYLOAD_TYPE", "STATE_TAG", "STATE_TYPE", "RescanState", "ScanKey",
@@ -72,7 +73,7 @@ def scan_policy_digest(policy: Policy, checkpoint: str, today: _dt.date | None =
     defaults, that checkpoint's rules, the allowlist, the exceptions still in force (an expiry
     changes it) and the settings of the gates run on files. Editing ``gates.rescan``, the S3
     audit or the data suites does not trigger a rescan of every model."""
-    today = today or _dt.date.today()
+    today = today or utc_today()
     doc = policy.doc.model_dump(mode="json")
     return digest_of({
         "checkpoint": checkpoint,
