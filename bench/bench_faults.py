@@ -40,7 +40,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "src"))
 
-from tests.faults.conftest import MLFLOW_CLIENT_ENV  # noqa: E402
+from tests.faults.conftest import HANG_SECONDS, MLFLOW_CLIENT_ENV  # noqa: E402
 from tests.faults.fault_proxy import FaultProxy, Rule  # noqa: E402
 from tests.faults.lifecycle_helpers import (  # noqa: E402
     context,
@@ -51,6 +51,8 @@ from tests.faults.lifecycle_helpers import (  # noqa: E402
 )
 
 from mlgate.errors import GateFailed, MlgateError  # noqa: E402
+
+API = r"^/api/2\.0/mlflow"
 
 
 @dataclasses.dataclass
@@ -127,7 +129,9 @@ def publish_rows(upstream: str, work: Path) -> list[Row]:
 
     direct = MlflowClient(tracking_uri=upstream)
     rows = []
-    for fault_id, rule in STEP_FAULTS:
+    hang = [("version-created-then-hang", Rule("hang", "POST", API + r"/model-versions/create", after=True,
+                                               seconds=HANG_SECONDS))]
+    for fault_id, rule in [*STEP_FAULTS, *hang]:
         tmp = work / f"publish-{fault_id}"
         proxy = FaultProxy(upstream, flavour="mlflow", rewrite_host=True).start()
         os.environ["MLFLOW_TRACKING_URI"] = proxy.url
@@ -203,7 +207,8 @@ def deploy_rows(upstream: str, work: Path) -> list[Row]:
     base = make_setup(work / "deploy-base", upstream)
     version = str(publish(context(base), base.model).version)
     rows = []
-    for fault_id, rule, _moved in DEPLOY_FAULTS:
+    hang = [("alias-move-hang", Rule("hang", "POST", API + r"/registered-models/alias", seconds=HANG_SECONDS), False)]
+    for fault_id, rule, _moved in [*DEPLOY_FAULTS, *hang]:
         tmp = work / f"deploy-{fault_id}"
         tmp.mkdir(parents=True)
         proxy = FaultProxy(upstream, flavour="mlflow", rewrite_host=True).start()

@@ -78,8 +78,8 @@ _REASONS = (  # what an operator needs from MLflow's long client messages, most 
 )
 
 
-def _short(e: BaseException) -> str:
-    text = " ".join(str(e).split()) or type(e).__name__
+def _network_reason(text: str) -> str | None:
+    """What went wrong on the wire (refused, time-out, reset, an HTTP code), if the text says."""
     for pattern, reason in _REASONS:
         m = pattern.search(text)
         if m:
@@ -87,7 +87,12 @@ def _short(e: BaseException) -> str:
             out = reason.format(code) if code else reason
             err = re.search(r"error_code['\"]?:\s*['\"]?([A-Z_]+)", text)
             return f"{out} {err.group(1)}" if err and "{}" in reason else out
-    return text if len(text) <= 240 else text[:237] + "..."
+    return None
+
+
+def _short(e: BaseException) -> str:
+    text = " ".join(str(e).split()) or type(e).__name__
+    return _network_reason(text) or (text if len(text) <= 240 else text[:237] + "...")
 
 
 @contextmanager
@@ -433,7 +438,11 @@ def verify_version(ctx: Context, version: str, checkpoint: str = "pre-deploy") -
         ctx.hook(checkpoint, CheckpointOutcome(checkpoint, [report]))
         # an outage while verifying is an error (exit 2), not a judgement on the model (exit 1)
         cls = {Verdict.ERROR: GateErrored, Verdict.INCOMPLETE: GateIncomplete}.get(report.verdict, GateFailed)
-        raise cls(checkpoint, report.gate, " ".join(explain(report).split()), report)
+        reason = explain(report)
+        wire = _network_reason(" ".join(reason.split())) if report.verdict is Verdict.ERROR else None
+        if wire:
+            reason = f"MLflow at {cfg.doc.tracking_uri} failed: {wire}"  # the client's long message, reduced
+        raise cls(checkpoint, report.gate, " ".join(reason.split()), report)
     (subject,) = report.subjects
     d = subject.details
     copy = StagedCopy(uri=str(d["fetched_from"]), path=Path(d["local_copy"]), files=dict(d["files"]),
