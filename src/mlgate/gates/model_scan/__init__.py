@@ -109,7 +109,7 @@ def scan_file(
     entry: Entry, config: ModelScanConfig, gp: GlobalsPolicy, cache: VerdictCache | None = None
 ) -> SubjectDraft:
     from mlgate.gates.model_scan.analyze import HEAD_BYTES, analyze_blob
-    from mlgate.gates.model_scan.blob import file_blob
+    from mlgate.gates.model_scan.blob import SpillError, file_blob
 
     ctx = ScanContext(path=entry.rel, config=config, globals_policy=gp, fs_path=entry.abspath)
     draft = SubjectDraft(subject=entry.rel, kind="file", root=entry.root)
@@ -140,6 +140,8 @@ def scan_file(
                 ctx.limit(str(e))
             except (RecursionError, MemoryError) as e:
                 ctx.report(ENGINE_ERROR, f"analysis aborted: {type(e).__name__}")
+            except SpillError as e:  # the machine's temporary storage, not the file: error, not fail
+                ctx.report(ENGINE_ERROR, str(e))
             except Exception as e:  # an analyser bug on hostile input: error, never pass
                 ctx.report(ENGINE_ERROR, f"{type(e).__name__}: {e}")
             if any(f.id == FILE_LIMIT.id for f in ctx.findings):

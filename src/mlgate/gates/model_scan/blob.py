@@ -120,6 +120,17 @@ def file_blob(path: str, name: str) -> Blob:
     return Blob(name=name, size=size, opener=_open, suffix_hint=os.path.splitext(name)[1].lower())
 
 
+class SpillError(Exception):
+    """The temporary storage for decompressed or extracted data failed (a full or unwritable
+    ``$TMPDIR``): an error of the machine, never a finding about the file (a rescan must not
+    quarantine a model because a disk filled up)."""
+
+
+def spill_error(e: OSError) -> SpillError:
+    return SpillError(f"cannot spill decompressed data to the temporary folder {tempfile.gettempdir()} "
+                      f"({e.strerror or e}); free space there or set TMPDIR")
+
+
 class SpooledBlob:
     """A temporary, disk-backed buffer that becomes a :class:`Blob` once written. Used for
     decompressed and extracted members. Close it when done (``with`` block)."""
@@ -132,7 +143,10 @@ class SpooledBlob:
         self.size = 0
 
     def write(self, data: bytes) -> None:
-        self._f.write(data)
+        try:
+            self._f.write(data)
+        except OSError as e:
+            raise spill_error(e) from None
         self.size += len(data)
 
     def blob(self) -> Blob:

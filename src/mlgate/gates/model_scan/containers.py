@@ -9,6 +9,7 @@ compressed streams are decompressed into bounded spools with ratio and size limi
 from __future__ import annotations
 
 import bz2
+import errno
 import itertools
 import lzma
 import os
@@ -21,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from mlgate.gates.model_scan.blob import CHUNK, Blob, SpooledBlob
+from mlgate.gates.model_scan.blob import CHUNK, Blob, SpillError, SpooledBlob, spill_error
 from mlgate.gates.model_scan.context import BudgetExceeded, ScanContext
 from mlgate.gates.model_scan.rules import rule
 from mlgate.model import FindingKind, Severity
@@ -228,7 +229,7 @@ def drain_decompress(
                     break
             if not d.eof:
                 raise ValueError("compressed stream ends early")
-    except (BudgetExceeded, _Bomb):
+    except (BudgetExceeded, _Bomb, SpillError):
         spool.close()
         raise
     except (zlib.error, OSError, EOFError, lzma.LZMAError, ValueError) as e:
@@ -788,7 +789,11 @@ def analyze_7z(blob: Blob, ctx: ScanContext, analyze: Analyze) -> None:
                                     ctx.issue(R_LINK, "link or special file in 7z")
                                     continue
                                 analyze(file_blob(p, rel), ctx)
-        except BudgetExceeded:
+        except (BudgetExceeded, SpillError):
             raise
+        except OSError as e:
+            if e.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise spill_error(e) from None
+            ctx.issue(R_ARC_MALFORMED, f"7z: {type(e).__name__}: {e}")
         except Exception as e:  # py7zr raises many types on hostile input
             ctx.issue(R_ARC_MALFORMED, f"7z: {type(e).__name__}: {e}")
