@@ -32,8 +32,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -98,6 +96,8 @@ def free_port() -> int:
 def _reason(e: BaseException | None) -> str:
     if e is None:
         return "no answer"
+    import urllib.error  # here, not at the top: ``mlgate --help`` and ``mlgate scan`` never poll
+
     if isinstance(e, urllib.error.URLError) and not isinstance(e, urllib.error.HTTPError):
         return str(e.reason)
     return str(e).splitlines()[0] if str(e) else type(e).__name__
@@ -109,6 +109,8 @@ def wait_http(url: str, timeout: float, proc: subprocess.Popen[bytes] | None = N
     """Poll ``url`` until it answers (status < 500, or any HTTP status with ``any_status``) or
     ``timeout`` seconds pass; raise :class:`ServerUnavailable` naming ``what`` and the wait."""
     import ssl
+    import urllib.error
+    import urllib.request
 
     ctx = ssl.create_default_context(cafile=str(ca_file)) if ca_file else None
     started = time.monotonic()
