@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import TYPE_CHECKING
 
-from mlgate.model import Verdict
+if TYPE_CHECKING:  # the result model imports pydantic (~0.2 s): not for ``mlgate --help``
+    from mlgate.model import Verdict
 
 
 class ExitCode(IntEnum):
@@ -18,6 +20,8 @@ class ExitCode(IntEnum):
 
     @staticmethod
     def for_verdict(verdict: Verdict) -> ExitCode:
+        from mlgate.model import Verdict
+
         return {
             Verdict.PASS: ExitCode.PASS,
             Verdict.FAIL: ExitCode.FAIL,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -64,6 +63,8 @@ def get_policy(policy_path: Path | None) -> Policy:
 
 
 def write_atomic(path: Path, text: str) -> None:
+    import tempfile  # only when a report file is written (not on a scan's start-up path)
+
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

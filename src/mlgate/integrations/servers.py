@@ -28,12 +28,9 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -90,6 +87,8 @@ def connect_timeout() -> float:
 
 
 def free_port() -> int:
+    import socket
+
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((LOOPBACK, 0))
         return int(s.getsockname()[1])
@@ -98,6 +97,8 @@ def free_port() -> int:
 def _reason(e: BaseException | None) -> str:
     if e is None:
         return "no answer"
+    import urllib.error  # here, not at the top: ``mlgate --help`` and ``mlgate scan`` never poll
+
     if isinstance(e, urllib.error.URLError) and not isinstance(e, urllib.error.HTTPError):
         return str(e.reason)
     return str(e).splitlines()[0] if str(e) else type(e).__name__
@@ -109,6 +110,8 @@ def wait_http(url: str, timeout: float, proc: subprocess.Popen[bytes] | None = N
     """Poll ``url`` until it answers (status < 500, or any HTTP status with ``any_status``) or
     ``timeout`` seconds pass; raise :class:`ServerUnavailable` naming ``what`` and the wait."""
     import ssl
+    import urllib.error
+    import urllib.request
 
     ctx = ssl.create_default_context(cafile=str(ca_file)) if ca_file else None
     started = time.monotonic()
