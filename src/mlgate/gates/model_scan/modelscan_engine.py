@@ -80,7 +80,7 @@ def _numpy2_gap(err: dict[str, Any]) -> bool:
 def _known_gap(err: dict[str, Any], ctx: ScanContext) -> bool:
     """modelscan errors on constructs it does not implement, where mlgate's own engine read the
     whole file: joblib's inline numpy buffers and compressed pickles (modelscan reads the raw bytes
-    as opcodes), and .npy/.npz under NumPy 2 (modelscan 0.8.8 calls a NumPy 1 private function).
+    as opcodes), raw weights a model beside them names, and .npy/.npz under NumPy 2 (modelscan 0.8.8 calls a NumPy 1 private function).
     Any finding, error or gap of mlgate's own keeps the file from passing."""
     if not _mlgate_covered_fully(ctx):
         return False
@@ -88,6 +88,10 @@ def _known_gap(err: dict[str, Any], ctx: ScanContext) -> bool:
         return True
     if str(err.get("category")) not in ("PICKLE_GENOPS", "MAGIC_NUMBER", "MODEL_SCAN"):
         return False
+    if "external-weights" in ctx.formats:
+        # ONNX external data / OpenVINO .bin (formats/sidecars.py): raw tensor bytes the loader reads at
+        # offsets, never unpickles; modelscan reads .data/.bin as pickle opcodes. mlgate's storage check ran.
+        return True
     return bool(ctx.details.get("joblib_inline_arrays")) or bool(COMPRESSED_LAYERS & set(ctx.formats))
 
 
