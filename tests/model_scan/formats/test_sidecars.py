@@ -311,3 +311,35 @@ def test_openvino_sniff_sees_through_the_prolog(prolog: str) -> None:
     assert looks_like_openvino_xml((prolog + '<net name="m" version="11"><layers/></net>').encode())
     if "DOCTYPE net" not in prolog:  # (a declared <net> root is analysed as an IR: malformed, never text)
         assert not looks_like_openvino_xml((prolog + '<html><body/></html>').encode())
+
+
+def test_naming_a_file_as_external_data_never_hides_an_executable_or_code(tmp_path: Path,
+                                                                           default_policy: Policy) -> None:
+    """Pairing only covers what random tensor bytes can look like: a file with a real magic (an ELF)
+    or code is analysed as what it is, whatever model names it."""
+    d = tmp_path / "m"
+    d.mkdir()
+    m = model(n=2, size=8)
+    for t, loc in zip(m.graph.initializer, ("payload.data", "hook.py"), strict=True):
+        t.ClearField("float_data")
+        t.ClearField("raw_data")
+        t.data_location = TensorProto.EXTERNAL
+        for k, v in (("location", loc), ("offset", "0"), ("length", "256")):
+            e = t.external_data.add()
+            e.key, e.value = k, v
+    onnx.save_model(m, str(d / "model.onnx"))
+    (d / "payload.data").write_bytes(b"\x7fELF\x02\x01\x01" + b"\x00" * 600)
+    (d / "hook.py").write_text("import os\nos.system('id')\n" + "#" * 300)
+    r = scan(d, policy=default_policy)
+    s = by_subject(r)
+    assert "MLG-EXEC-BINARY" in ids_of(r, "payload.data")
+    assert s["hook.py"].verdict is Verdict.FAIL  # type: ignore[attr-defined]
+    assert s["model.onnx"].verdict is Verdict.PASS  # type: ignore[attr-defined]
+
+
+def test_single_file_scan_of_external_data_pairs_with_the_model_beside_it(tmp_path: Path,
+                                                                          default_policy: Policy) -> None:
+    onnx.save_model(model(), str(tmp_path / "model.onnx"), save_as_external_data=True, location="w.data",
+                    size_threshold=0)
+    r = scan(tmp_path / "w.data", policy=default_policy)
+    assert r.verdict is Verdict.PASS, [(f.id, f.message) for s in r.subjects for f in s.findings]

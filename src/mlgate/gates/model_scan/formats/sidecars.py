@@ -51,8 +51,7 @@ def _scan_root(ctx: ScanContext) -> str | None:
 
 
 def _onnx_models_in(d: str, ctx: ScanContext) -> list[str]:
-    from mlgate.gates.model_scan.analyze import HEAD_BYTES
-    from mlgate.gates.model_scan.formats.registry import sniff_model_format
+    from mlgate.gates.model_scan.analyze import HEAD_BYTES, sniff
 
     try:
         key = (d, os.stat(d).st_mtime_ns)
@@ -77,7 +76,9 @@ def _onnx_models_in(d: str, ctx: ScanContext) -> list[str]:
                     continue
                 try:
                     b = file_blob(e.path, e.name)
-                    if sniff_model_format(b, b.head(HEAD_BYTES)) == "onnx":
+                    # the dispatcher's own sniff: zips, safetensors, pickles... are ruled out by
+                    # their magic before any protobuf walk
+                    if sniff(b, b.head(HEAD_BYTES)) == "onnx":
                         found.append(e.path)
                 except OSError:
                     continue
