@@ -343,3 +343,45 @@ def test_single_file_scan_of_external_data_pairs_with_the_model_beside_it(tmp_pa
                     size_threshold=0)
     r = scan(tmp_path / "w.data", policy=default_policy)
     assert r.verdict is Verdict.PASS, [(f.id, f.message) for s in r.subjects for f in s.findings]
+
+
+# --- OpenVINO IR written by the real library (tests/model_scan/formats/data/make_openvino_fixtures.py) ----
+
+OV_DATA = Path(__file__).parent / "data" / "openvino"
+
+
+@pytest.mark.parametrize("name", ["mlp", "loop"])
+def test_real_openvino_ir_and_weights_pass(name: str, tmp_path: Path, default_policy: Policy) -> None:
+    import shutil
+
+    for ext in (".xml", ".bin"):
+        shutil.copy(OV_DATA / f"{name}{ext}", tmp_path / f"{name}{ext}")
+    r = scan(tmp_path, policy=default_policy)
+    assert r.verdict is Verdict.PASS, [(s.subject, [(f.id, f.message) for f in s.findings]) for s in r.subjects]
+    assert "external-weights" in by_subject(r)[f"{name}.bin"].formats  # type: ignore[attr-defined]
+
+
+def test_real_openvino_custom_op_blocks(tmp_path: Path, default_policy: Policy) -> None:
+    """openvino.save_model of a model with a Python custom op (openvino.Op) writes version="extension"."""
+    import shutil
+
+    for ext in (".xml", ".bin"):
+        shutil.copy(OV_DATA / f"custom{ext}", tmp_path / f"custom{ext}")
+    r = scan(tmp_path / "custom.xml", policy=default_policy)
+    assert r.verdict is Verdict.FAIL
+    assert any("extension::Identity" in f.message for s in r.subjects for f in s.findings)
+
+
+@pytest.mark.parametrize(("version", "typ", "ok"), [
+    ("opset1", "Relu", True), ("opset1", "ReLU", True),  # the reader is case-insensitive (the real writer: ReLU)
+    ("opset1", "Const", True), ("opset13", "ScaledDotProductAttention", True),
+    ("opset1", "ScaledDotProductAttention", False),  # not in opset1: only an extension could supply it
+    ("opset1", "Steal", False), ("opset99", "Relu", False), ("custom_ext", "Relu", False),
+])
+def test_openvino_layer_types_are_judged_per_opset(version: str, typ: str, ok: bool, tmp_path: Path,
+                                                   default_policy: Policy) -> None:
+    doc = IR.replace('type="MatMul" version="opset1"', f'type="{typ}" version="{version}"')
+    (tmp_path / "model.xml").write_text(doc)
+    (tmp_path / "model.bin").write_bytes(b"\x00" * 64)
+    r = scan(tmp_path / "model.xml", policy=default_policy)
+    assert (r.verdict is Verdict.PASS) is ok, [(f.id, f.message) for s in r.subjects for f in s.findings]

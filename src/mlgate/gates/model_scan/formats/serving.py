@@ -5,8 +5,9 @@ programs and TorchServe ``.mar`` archives.
   1 (ndarray: ``[shape, dtype name, bytes]``), 2 (native complex) and 3 (numpy scalar) into arrays;
   any other extension type is handed to whatever ``ext_hook`` the loader has (deny by default), and an
   ndarray whose dtype is ``object`` would need pickling. The whole stream is walked, bounded.
-* **OpenVINO IR** (``.xml`` + ``.bin``): every ``<layer>`` must come from a standard ``opsetN``;
-  another ``version`` names an extension (a native library the runtime loads). DOCTYPE/ENTITY
+* **OpenVINO IR** (``.xml`` + ``.bin``): every ``<layer>`` must be an operation of its standard
+  ``opsetN`` (``openvino_opsets.py``, generated from the real library); another ``version``, or a
+  type the opset does not have, names an extension (a native library the runtime loads). DOCTYPE/ENTITY
   declarations are refused by the expat handlers (entity expansion, external entities), whatever
   the encoding. The ``.bin`` weights beside the ``.xml`` must be a regular file holding every
   ``<data offset size>`` range; the ``.bin`` itself is raw weights (see ``sidecars.py``).
@@ -25,6 +26,7 @@ from xml.parsers import expat
 
 from mlgate.gates.model_scan.blob import Blob
 from mlgate.gates.model_scan.context import ScanContext
+from mlgate.gates.model_scan.formats.openvino_opsets import OPENVINO_VERSION, OPSETS
 from mlgate.gates.model_scan.formats.protowire import Reader, WireError
 from mlgate.gates.model_scan.rules import rule
 from mlgate.model import FindingKind, Severity
@@ -84,7 +86,6 @@ MAX_ITEMS = 50_000_000
 MAX_DEPTH = 256
 ROOT_AFTER_DOCTYPE = re.compile(rb"^<!DOCTYPE\s+([A-Za-z_][\w.:-]*)")
 NET_ELEMENT = re.compile(rb"<net[\s/>]")
-OPSET = re.compile(r"^opset\d+$|^ie_internal_opset$|^internal$")
 
 
 def looks_like_executorch(head: bytes) -> bool:
@@ -324,6 +325,18 @@ def parse_openvino_xml(blob: Blob, max_bytes: int) -> tuple[OpenVinoIR | None, s
     return ir, None
 
 
+_OPSETS_LOWER = {k: frozenset(t.lower() for t in v) for k, v in OPSETS.items()}
+
+
+def _standard_op(version: str, typ: str) -> bool:
+    """What the IR reader creates from its own opsets (case-insensitively, like create_insensitive);
+    anything else comes from an extension. Internal opsets are not typed here (name only)."""
+    known = _OPSETS_LOWER.get(version)
+    if known is not None:
+        return typ.lower() in known
+    return version in ("ie_internal_opset", "internal")
+
+
 def analyze_openvino_xml(blob: Blob, ctx: ScanContext) -> None:
     ir, why = parse_openvino_xml(blob, ctx.config.limits.max_json_bytes)
     if ir is None:
@@ -332,14 +345,17 @@ def analyze_openvino_xml(blob: Blob, ctx: ScanContext) -> None:
         else:
             ctx.issue(R_OPENVINO_MALFORMED, why or "XML does not parse")
         return
-    ext: dict[str, int] = {}
+    ext: dict[tuple[str, str], int] = {}
     for attrs in ir.layers:
-        ver = attrs.get("version", "")
-        if not OPSET.match(ver):
-            key = f"{ver or '(no version)'}::{attrs.get('type', '?')}"
-            ext[key] = ext.get(key, 0) + 1
-    for key, n in sorted(ext.items())[:100]:
-        ctx.issue(R_OPENVINO_EXT, f"{n} layer(s) {key}", details={"layer": key, "count": n})
+        ver, typ = attrs.get("version", ""), attrs.get("type", "")
+        if _standard_op(ver, typ):
+            continue
+        ext[(ver, typ)] = ext.get((ver, typ), 0) + 1
+    for (ver, typ), n in sorted(ext.items())[:100]:
+        key = f"{ver or '(no version)'}::{typ or '?'}"
+        why = (f"{typ!r} is not an operation of {ver} (OpenVINO {OPENVINO_VERSION}): an extension registered "
+               "under a standard opset name" if ver in _OPSETS_LOWER else "not a standard opset")
+        ctx.issue(R_OPENVINO_EXT, f"{n} layer(s) {key}: {why}", details={"layer": key, "count": n})
     bad = [(lid, off, size) for lid, off, size in ir.data if off < 0 or size < 0]
     for lid, off, size in bad[:20]:
         ctx.issue(R_OPENVINO_MALFORMED, f"layer {lid!r}: <data offset={off} size={size}> is not a byte range")
