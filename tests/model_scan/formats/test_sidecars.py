@@ -385,3 +385,54 @@ def test_openvino_layer_types_are_judged_per_opset(version: str, typ: str, ok: b
     (tmp_path / "model.bin").write_bytes(b"\x00" * 64)
     r = scan(tmp_path / "model.xml", policy=default_policy)
     assert (r.verdict is Verdict.PASS) is ok, [(f.id, f.message) for s in r.subjects for f in s.findings]
+
+
+# --- differential: onnx's own external-data resolver (the C++ open the loader uses) -------------------
+
+def _layout(tmp_path: Path) -> Path:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.bin").write_bytes(b"s" * 4096)
+    d = tmp_path / "m"
+    (d / "sub").mkdir(parents=True)
+    (d / "w.data").write_bytes(b"\x00" * 4096)
+    (d / "sub" / "w.data").write_bytes(b"\x00" * 4096)
+    (d / "adir").mkdir()
+    (d / "link_out").symlink_to(outside / "secret.bin")
+    (d / "link_in").symlink_to(d / "w.data")
+    (d / "dir_link").symlink_to(outside, target_is_directory=True)
+    return d
+
+
+DIFF_LOCATIONS = ["w.data", "./w.data", "sub/w.data", "sub//w.data", "missing.data", "adir", "link_out", "link_in",
+                  "dir_link/secret.bin", "../outside/secret.bin", "sub/../../outside/secret.bin",
+                  "/etc/passwd", "/dev/zero", "~/x", ".", ""]
+
+
+@pytest.mark.parametrize("location", DIFF_LOCATIONS)
+def test_resolution_never_accepts_what_onnx_refuses(location: str, tmp_path: Path) -> None:
+    """onnx 1.23's loader opens external data through ``checker._open_external_data`` (path checks in
+    C++). Whatever it refuses, the gate refuses too (block or incomplete); what the gate accepts, onnx
+    opens. The gate is stricter on purpose for links that stay inside the folder (``link_in``)."""
+    from onnx.onnx_cpp2py_export import checker as c_checker
+
+    from mlgate.gates.model_scan.formats.onnx import bad_location, resolve_external
+
+    d = _layout(tmp_path)
+    try:
+        fd = c_checker._open_external_data(str(d), location, "t", True)
+    except Exception:
+        onnx_ok = False
+    else:
+        os.close(fd)
+        onnx_ok = True
+    why = bad_location(location)
+    if why is None:
+        why, size = resolve_external(str(d), location)
+        ours_ok = why is None and size is not None
+    else:
+        ours_ok = False
+    if ours_ok:
+        assert onnx_ok, f"the gate accepts {location!r}, onnx refuses it"
+    if location == "link_in":
+        assert not ours_ok  # stricter than onnx: no link is followed
