@@ -454,6 +454,8 @@ def analyze_onnx(blob: Blob, ctx: ScanContext) -> None:
                   details={"tensor": tname, "location": why})
     for tname, why in s.bad_tensors[:50]:
         ctx.issue(R_TENSOR, f"tensor {tname!r}: {why}", details={"tensor": tname})
+    if len(s.ext_entries) >= MAX_EXTERNAL_ENTRIES:
+        ctx.limit(f"more than {MAX_EXTERNAL_ENTRIES} external-data tensors: the files of the rest were not checked")
     check_external_files(s.ext_entries, ctx)
     for dom, op, name in s.python[:50]:
         ctx.issue(R_PYTHON_OP, f"node {name!r}: {dom or 'ai.onnx'}::{op} calls Python",
