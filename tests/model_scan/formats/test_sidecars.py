@@ -436,3 +436,52 @@ def test_resolution_never_accepts_what_onnx_refuses(location: str, tmp_path: Pat
         assert onnx_ok, f"the gate accepts {location!r}, onnx refuses it"
     if location == "link_in":
         assert not ours_ok  # stricter than onnx: no link is followed
+
+
+def _external(d: Path, loc: str, nbytes: int) -> None:
+    m = model(n=1, size=16)
+    set_location(m, loc, 0, nbytes)
+    onnx.save_model(m, str(d / "model.onnx"))
+
+
+EVIL_PICKLE = b"cos\nsystem\n(S'id'\ntR."  # protocol 0 os.system('id'), never loaded
+
+
+@pytest.mark.parametrize("variant", ["whole", "truncated"])
+def test_compressed_pickle_named_as_external_data_still_blocks(variant: str, tmp_path: Path,
+                                                               default_policy: Policy) -> None:
+    """joblib.load of the same file would decompress and unpickle it (a truncated stream runs what came
+    out before the break): naming it as ONNX weights does not turn it into raw bytes."""
+    import zlib
+
+    stream = zlib.compress(EVIL_PICKLE + b"\x00" * 2000)
+    if variant == "truncated":
+        stream = stream[: len(stream) - 6]
+    d = tmp_path / "m"
+    d.mkdir()
+    (d / "w.data").write_bytes(stream + b"\x00" * (1024 - len(stream) % 1024))
+    _external(d, "w.data", 1024)
+    r = scan(d, policy=default_policy)
+    assert by_subject(r)["w.data"].verdict is Verdict.FAIL, ids_of(r, "w.data")  # type: ignore[attr-defined]
+
+
+def test_weights_that_merely_start_like_zlib_or_msgpack_pass(tmp_path: Path, default_policy: Policy) -> None:
+    rng = np.random.default_rng(7)
+    for i, prefix in enumerate((b"\x78\x9c", b"\x78\x01", b"\x81\xa1")):
+        d = tmp_path / f"m{i}"
+        d.mkdir()
+        (d / "w.data").write_bytes(prefix + rng.integers(0, 256, 1022, dtype=np.uint8).tobytes())
+        _external(d, "w.data", 1024)
+        r = scan(d, policy=default_policy)
+        assert by_subject(r)["w.data"].verdict is Verdict.PASS, (prefix, ids_of(r, "w.data"))  # type: ignore[attr-defined]
+
+
+def test_real_msgpack_with_foreign_ext_type_named_as_weights_blocks(tmp_path: Path, default_policy: Policy) -> None:
+    msgpack = pytest.importorskip("msgpack")
+    doc = msgpack.packb({"params": msgpack.ExtType(42, b"payload")})
+    d = tmp_path / "m"
+    d.mkdir()
+    (d / "w.data").write_bytes(doc)
+    _external(d, "w.data", len(doc))
+    r = scan(d, policy=default_policy)
+    assert "MLG-SERVE-MSGPACK-EXT" in ids_of(r, "w.data")

@@ -150,10 +150,12 @@ MODEL_FORMAT_HANDLERS: dict[str, Handler] = {
 SIDECAR_KINDS = frozenset({"binary", "pickle", "lzma", "zlib", "image", "flax-msgpack", "tf-checkpoint-data"})
 
 
-def sidecar_of(blob: Blob, ctx: ScanContext) -> bool:
+def sidecar_of(blob: Blob, ctx: ScanContext, kind: str) -> bool:
     """A top-level file that a model beside it reads as raw tensor bytes (``sidecars.py``): judged as
     tensor storage (only a pickle that would import or call is reported) and covered. True when
-    handled."""
+    handled. Bytes that really are what they sniff as (a whole zlib/lzma stream, a msgpack document
+    that walks to its end) are still analysed as that too: naming a file as weights never hides
+    what another loader would find in it."""
     from mlgate.gates.model_scan import analyze
     from mlgate.gates.model_scan.formats import sidecars
     from mlgate.gates.model_scan.pickle_analysis import analyze_pickle_file
@@ -163,6 +165,10 @@ def sidecar_of(blob: Blob, ctx: ScanContext) -> bool:
         return False
     ctx.details["weights_of"] = owner
     ctx.details.setdefault("reads_siblings", []).append(owner)  # the verdict depends on that file
+    if kind in ("zlib", "lzma"):
+        sidecars.compressed_reading(blob, ctx, kind, analyze.analyze_blob)
+    elif kind == "flax-msgpack":
+        sidecars.msgpack_reading(blob, ctx)
     if not analyze_pickle_file(blob, ctx, nested_cb=analyze._nested(ctx), storage=True):
         ctx.covered("external-weights", f"{blob.size} raw tensor bytes read by {owner}")
     return True

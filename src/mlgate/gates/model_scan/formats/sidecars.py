@@ -21,10 +21,12 @@ import posixpath
 import stat
 from collections import OrderedDict
 
-from mlgate.gates.model_scan.blob import file_blob
+from mlgate.gates.model_scan import containers
+from mlgate.gates.model_scan.blob import Blob, bytes_blob, file_blob
 from mlgate.gates.model_scan.context import ScanContext
 
 MAX_DIR_ENTRIES = 4096
+PARTIAL_OUTPUT = 16 * 1024 * 1024
 MAX_LEVELS = 8
 _CACHE_SIZE = 256
 
@@ -158,3 +160,61 @@ def paired_model(ctx: ScanContext) -> str | None:
         rel_here = posixpath.join(os.path.basename(d), rel_here)
         d = os.path.dirname(d)
     return None
+
+
+def compressed_reading(blob: Blob, ctx: ScanContext, kind: str, analyze: containers.Analyze) -> None:
+    """Weights whose first bytes look like a zlib/lzma header: a whole stream is analysed as before
+    (what joblib or another loader would decompress); a stream that breaks is raw bytes, except that
+    whatever it decompressed to before the break is checked for a pickle that would run (a loader
+    may execute that much before it fails)."""
+    try:
+        spool = containers.drain_decompress(blob, kind, ctx, f"{kind}-decompressed")
+    except containers._Bomb as e:
+        ctx.issue(containers.R_BOMB, str(e))
+        return
+    except ValueError:
+        data = _partial(blob, kind, ctx)
+        if data:
+            from mlgate.gates.model_scan.analyze import _nested
+            from mlgate.gates.model_scan.pickle_analysis import analyze_pickle_file
+
+            with ctx.member(f"<{kind}-prefix>"):
+                analyze_pickle_file(bytes_blob(f"<{kind}-prefix>", data), ctx, nested_cb=_nested(ctx), storage=True)
+        return
+    with spool:
+        ctx.covered(kind, f"{spool.size} bytes decompressed")
+        with ctx.member(f"<{kind}>"):
+            analyze(spool.blob(), ctx)
+
+
+def _partial(blob: Blob, kind: str, ctx: ScanContext) -> bytes:
+    out = bytearray()
+    d = containers._decompressor(kind)
+    try:
+        with blob.open() as f:
+            while len(out) < PARTIAL_OUTPUT:
+                ctx.check_time()
+                chunk = f.read(16)  # small steps: the output of the step that fails is lost
+                if not chunk:
+                    break
+                out += d.decompress(chunk, PARTIAL_OUTPUT - len(out) + 1)
+                if getattr(d, "eof", False):
+                    break
+    except Exception:  # noqa: S110 - the break is the point: keep what came out before it
+        pass
+    return bytes(out[:PARTIAL_OUTPUT])
+
+
+def msgpack_reading(blob: Blob, ctx: ScanContext) -> None:
+    """Weights that start like a msgpack map: when the whole file walks as msgpack, the Flax
+    checks are reported as for any checkpoint; otherwise the bytes are raw weights."""
+    from mlgate.gates.model_scan.formats.serving import R_MSGPACK_MALFORMED, analyze_flax_msgpack
+
+    scratch = ScanContext(path=ctx.path, config=ctx.config, globals_policy=ctx.globals_policy,
+                          deadline=ctx.deadline, members=list(ctx.members))
+    analyze_flax_msgpack(blob, scratch)
+    if any(f.id == R_MSGPACK_MALFORMED.id for f in scratch.findings):
+        return
+    ctx.findings.extend(scratch.findings)
+    for c in scratch.coverage:
+        ctx.covered(c.format, c.detail)
