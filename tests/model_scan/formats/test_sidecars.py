@@ -485,3 +485,24 @@ def test_real_msgpack_with_foreign_ext_type_named_as_weights_blocks(tmp_path: Pa
     _external(d, "w.data", len(doc))
     r = scan(d, policy=default_policy)
     assert "MLG-SERVE-MSGPACK-EXT" in ids_of(r, "w.data")
+
+
+def test_pairing_in_worker_processes(tmp_path: Path, default_policy: Policy) -> None:
+    """Enough files for the process pool (gates.model-scan.process_pool_min_files): each worker pairs the
+    data files it gets with the model through its own caches."""
+    from mlgate.gates.model_scan import plan_workers
+    from mlgate.gates.model_scan.config import ModelScanConfig
+
+    d = tmp_path / "m"
+    d.mkdir()
+    onnx.save_model(model(n=24, size=8), str(d / "model.onnx"), save_as_external_data=True,
+                    all_tensors_to_one_file=False, size_threshold=0)
+    files = list(d.iterdir())
+    assert len(files) == 25
+    mode, _ = plan_workers(len(files), ModelScanConfig())
+    r = scan(d, policy=default_policy)
+    assert r.verdict is Verdict.PASS, [(s.subject, [f.id for f in s.findings]) for s in r.subjects
+                                       if s.verdict is not Verdict.PASS]
+    assert sum("external-weights" in s.formats for s in r.subjects) == 24
+    if mode != "processes":
+        pytest.skip("one CPU here: the scan ran inline (pairing still checked above)")
