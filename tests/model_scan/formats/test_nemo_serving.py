@@ -80,6 +80,121 @@ def test_nemo_archive_every_member_is_analysed(tmp_path: Path, default_policy: P
     assert [i for i, _ in findings(r)] == ["MLG-CONFIG-TARGET-UNKNOWN"], findings(r)
 
 
+# model_config.yaml as NeMo's ASR recipes write it (examples/asr/conf/conformer/conformer_ctc_bpe.yaml at
+# NVIDIA/NeMo 8cfedd72, 2.6.0rc0: restore_from saves the resolved cfg.model), trimmed to what matters here:
+# every _target_ of the recipe, interpolations already resolved, the plain `target:` class key NeMo adds.
+NEMO_CONFORMER = """\
+sample_rate: 16000
+log_prediction: true
+ctc_reduction: mean_batch
+tokenizer:
+  dir: null
+  type: bpe
+  model_path: nemo:3f1c2e_tokenizer.model
+preprocessor:
+  _target_: nemo.collections.asr.modules.AudioToMelSpectrogramPreprocessor
+  sample_rate: 16000
+  normalize: per_feature
+  window_size: 0.025
+  window_stride: 0.01
+  window: hann
+  features: 80
+  n_fft: 512
+  log: true
+  dither: 1.0e-05
+spec_augment:
+  _target_: nemo.collections.asr.modules.SpectrogramAugmentation
+  freq_masks: 2
+  time_masks: 10
+  freq_width: 27
+  time_width: 0.05
+encoder:
+  _target_: nemo.collections.asr.modules.ConformerEncoder
+  feat_in: 80
+  n_layers: 18
+  d_model: 512
+  subsampling: striding
+  self_attention_model: rel_pos
+  n_heads: 8
+  att_context_size: [-1, -1]
+  conv_kernel_size: 31
+  dropout: 0.1
+decoder:
+  _target_: nemo.collections.asr.modules.ConvASRDecoder
+  feat_in: 512
+  num_classes: 128
+  vocabulary: []
+optim:
+  name: adamw
+  lr: 2.0
+  betas: [0.9, 0.98]
+  weight_decay: 0.001
+  sched:
+    name: NoamAnnealing
+    d_model: 512
+    warmup_steps: 10000
+target: nemo.collections.asr.models.ctc_bpe_models.EncDecCTCModelBPE
+nemo_version: 2.6.0rc0
+"""
+
+
+def nemo_tar(path: Path, config: str) -> None:
+    weights = io.BytesIO()
+    torch.save({"encoder.weight": torch.zeros(2, 2)}, weights)
+    with tarfile.open(path, "w:") as t:
+        for name, data in {"./model_config.yaml": config.encode(), "./model_weights.ckpt": weights.getvalue(),
+                           "./3f1c2e_tokenizer.vocab": b"a\nb\n"}.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+
+
+def test_benign_nemo_asr_config_passes(tmp_path: Path, default_policy: Policy) -> None:
+    """Targets that resolve inside the reviewed NeMo namespace (policies/allowlists/nemo.yaml) pass."""
+    nemo_tar(tmp_path / "asr.nemo", NEMO_CONFORMER)
+    r = scan(tmp_path / "asr.nemo", policy=default_policy)
+    assert r.verdict is Verdict.PASS, findings(r)
+    assert any(c.format == "config-targets" for s in r.subjects for c in s.coverage)
+
+
+@pytest.mark.parametrize("target", [
+    "hydra.utils.call", "hydra.utils.instantiate", "hydra.utils.get_method", "hydra._internal.utils._locate",
+    "builtins.eval", "os.system", "subprocess.run",
+])
+def test_hostile_nemo_targets_are_critical(target: str, tmp_path: Path, default_policy: Policy) -> None:
+    """A Hydra chain (a target that resolves and calls another dotted path) is as dangerous as the
+    target it would reach: CVE-2025-23304."""
+    cfg = NEMO_CONFORMER.replace("nemo.collections.asr.modules.SpectrogramAugmentation", target)
+    nemo_tar(tmp_path / "evil.nemo", cfg)
+    r = scan(tmp_path / "evil.nemo", policy=default_policy)
+    assert r.verdict is Verdict.FAIL
+    assert any(i == "MLG-CONFIG-TARGET-DANGEROUS" for i, _ in findings(r)), findings(r)
+
+
+@pytest.mark.parametrize("target", [
+    "nemo.collections.asr.modules.ConformerEncoder.restore_from",  # a classmethod that reads a path
+    "nemo.collections.asr.modules.BeamSearchDecoderWithLM",  # loads an LM file: not reviewed
+    "nemo.collections.asr.modules.os.system",  # look-alike path under the allowlisted module
+    "nemo_evil.collections.asr.modules.ConformerEncoder",
+])
+def test_nemo_targets_outside_the_reviewed_entries_block(target: str, tmp_path: Path, default_policy: Policy) -> None:
+    cfg = NEMO_CONFORMER.replace("nemo.collections.asr.modules.ConvASRDecoder", target)
+    nemo_tar(tmp_path / "x.nemo", cfg)
+    r = scan(tmp_path / "x.nemo", policy=default_policy)
+    assert r.verdict is Verdict.FAIL
+    assert {i for i, _ in findings(r)} & {"MLG-CONFIG-TARGET-UNKNOWN", "MLG-CONFIG-TARGET-DANGEROUS"}, findings(r)
+
+
+def test_nested_hostile_target_inside_an_allowlisted_one_blocks(tmp_path: Path, default_policy: Policy) -> None:
+    cfg = NEMO_CONFORMER.replace("  subsampling: striding\n",
+                                 "  subsampling:\n    _target_: hydra.utils.call\n    path: os.system\n"
+                                 "    _args_: [id]\n")
+    nemo_tar(tmp_path / "nested.nemo", cfg)
+    r = scan(tmp_path / "nested.nemo", policy=default_policy)
+    assert r.verdict is Verdict.FAIL
+    assert any(i == "MLG-CONFIG-TARGET-DANGEROUS" for i, _ in findings(r)), findings(r)
+
+
 # --------------------------------------------------------------------------------------------
 # Executables
 # --------------------------------------------------------------------------------------------

@@ -67,10 +67,11 @@ def test_benign_external_data_written_by_onnx_passes_the_gate(tmp_path: Path, de
     onnx_subject = next(s for s in r.subjects if s.subject.endswith("model.onnx"))
     assert onnx_subject.verdict is Verdict.PASS, onnx_subject.findings
     assert not onnx_subject.findings
-    # The external data file has no header: nothing in its bytes says what it is, and the per-file walk
-    # does not yet pair it with the model that names it. It stays not-pass (never pass by its name).
+    # The external data file has no header: it passes as raw tensor bytes because the model beside it
+    # names it (test_sidecars.py: an unreferenced headerless file stays not-pass).
     data_subject = next(s for s in r.subjects if s.subject.endswith(".data"))
-    assert data_subject.verdict is not Verdict.PASS
+    assert data_subject.verdict is Verdict.PASS, data_subject.findings
+    assert data_subject.details["weights_of"] == "model.onnx"
 
 
 @pytest.mark.parametrize("location", ["../../etc/passwd", "/etc/passwd", "sub/../../x.bin", "/dev/zero",

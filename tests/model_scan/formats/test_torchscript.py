@@ -77,10 +77,49 @@ def test_exported_program_graph_is_judged(module_cls: type, tmp_path: Path, defa
     ep = torch.export.export(module_cls(), (torch.randn(3, 4),))
     torch.export.save(ep, str(tmp_path / "m.pt2"))
     r = scan(tmp_path / "m.pt2", policy=default_policy)
-    ours = [f for f in findings(r) if f[0] != "MLG-MODELSCAN-ERROR"]
-    # modelscan 0.8.8 reports NESTED_ZIP (sample_inputs/model.pt) as an error: see the closing note
-    assert ours == [], ours
+    # modelscan 0.8.8 refuses the nested sample_inputs/model.pt (NESTED_ZIP): a recorded gap, since mlgate
+    # analysed that member and the program itself
+    assert r.verdict is Verdict.PASS, findings(r)
     assert any(c.format == "torch-export" for s in r.subjects for c in s.coverage)
+    assert any("nested zip" in g for s in r.subjects for g in s.details.get("modelscan_gaps", []))
+
+
+def _rewrite_pt2(src: Path, dst: Path, edit: object) -> None:
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
+        for info in zin.infolist():
+            data = edit(info.filename, zin.read(info.filename))  # type: ignore[operator]
+            zout.writestr(info.filename, data)
+
+
+def test_exported_program_hostile_variants_block(module_cls: type, tmp_path: Path, default_policy: Policy) -> None:
+    import io
+    import json
+
+    ep = torch.export.export(module_cls(), (torch.randn(3, 4),))
+    torch.export.save(ep, str(tmp_path / "m.pt2"))
+
+    def custom_op(name: str, data: bytes) -> bytes:
+        if name.endswith("models/model.json"):
+            doc = json.loads(data)
+            text = json.dumps(doc).replace("torch.ops.aten.relu.default", "torch.ops.evil_lib.run.default")
+            assert text != json.dumps(doc)
+            return text.encode()
+        return data
+
+    evil_zip = io.BytesIO()
+    with zipfile.ZipFile(evil_zip, "w") as z:
+        z.writestr("model/data.pkl", b"cos\nsystem\n(S'id'\ntR.")  # never loaded
+        z.writestr("model/version", b"3\n")
+
+    def nested(name: str, data: bytes) -> bytes:
+        return evil_zip.getvalue() if name.endswith("sample_inputs/model.pt") else data
+
+    for edit, rule_id in ((custom_op, "MLG-TS-CUSTOM-OP"), (nested, "MLG-PKL-DANGEROUS-GLOBAL")):
+        dst = tmp_path / f"evil-{rule_id}.pt2"
+        _rewrite_pt2(tmp_path / "m.pt2", dst, edit)
+        r = scan(dst, policy=default_policy)
+        assert r.verdict is Verdict.FAIL, findings(r)
+        assert any(f[0] == rule_id for f in findings(r)), findings(r)
 
 
 def test_torchscript_file_access_in_code_is_critical(module_cls: type, tmp_path: Path,

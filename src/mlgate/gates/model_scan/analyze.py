@@ -150,6 +150,8 @@ def analyze_blob(blob: Blob, ctx: ScanContext, *, role: str | None = None) -> No
         if not analyze_pickle_file(blob, ctx, nested_cb=_nested(ctx), storage=True):
             ctx.covered("tensor-storage", f"{blob.size} bytes")
         return
+    if kind in model_formats.SIDECAR_KINDS and model_formats.sidecar_of(blob, ctx, kind):
+        return  # raw weights another model in the folder names (ONNX external data, OpenVINO .bin)
     if kind != "pickle" and _pickle_probe(blob, ctx, kind, head) and kind in ("text", "binary"):
         return  # a pickle and nothing else reads it
     handler = _HANDLERS.get(kind)

@@ -120,6 +120,8 @@ DANGEROUS_MODULES: dict[str, str] = {
     "operator": "attrgetter/methodcaller chains reach any attribute (GHSA-955r-x9j8-7rhh)",
     "_operator": "attrgetter/methodcaller chains (GHSA-84r2-jw7c-4r5q)",
     "functools": "partial/reduce wrap other callables",
+    "hydra": "hydra.utils.instantiate/call/get_method/get_class and hydra._internal.utils._locate import and call "
+             "any dotted path (a config target that chains to another target)",
     "numpy.testing": "numpy.testing._private.utils.runstring executes code",
     "numpy.f2py": "compiles and runs code",
     "numpy.distutils": "runs build commands",

@@ -23,15 +23,17 @@ Field numbers are those of ``onnx/onnx.proto3`` (stable since IR version 3).
 
 from __future__ import annotations
 
+import os
 import posixpath
 import re
+import stat
 from dataclasses import dataclass, field
 
 from mlgate.gates.model_scan.blob import Blob
 from mlgate.gates.model_scan.context import ScanContext
 from mlgate.gates.model_scan.formats.protowire import I32, I64, LEN, VARINT, Reader, WireError, looks_like_message
 from mlgate.gates.model_scan.rules import rule
-from mlgate.model import Severity
+from mlgate.model import FindingKind, Severity
 
 REFS = ("https://onnx.ai/onnx/repo-docs/ExternalData.html", "https://onnx.ai/onnx/repo-docs/IR.html")
 R_EXTERNAL_PATH = rule(
@@ -43,6 +45,24 @@ R_EXTERNAL_PATH = rule(
     REFS,
     cwe=("CWE-22",),
     advisories=("CVE-2022-25882", "CVE-2024-27318"),
+)
+R_EXTERNAL_RANGE = rule(
+    "MLG-ONNX-EXTERNAL-RANGE",
+    "ONNX external data range lies beyond the end of its file",
+    Severity.HIGH,
+    "The model names offset/length bytes that its external data file does not have: the loader fails or reads "
+    "short. Re-export the model and its data together.",
+    REFS,
+    cwe=("CWE-125",),
+)
+R_EXTERNAL_UNCHECKED = rule(
+    "MLG-ONNX-EXTERNAL-UNCHECKED",
+    "ONNX external data file could not be checked",
+    Severity.MEDIUM,
+    "The model reads tensors from a file that is missing here, or the model is not a file on disk (inside an "
+    "archive), so the file the loader would open was not checked. Scan the model folder with its data files.",
+    REFS,
+    kind=FindingKind.UNSUPPORTED,
 )
 R_CUSTOM_DOMAIN = rule(
     "MLG-ONNX-CUSTOM-OP",
@@ -88,6 +108,7 @@ PYTHON_OPS = frozenset({"PyOp", "PythonOp", "PythonOpGrad", "PyFunc"})
 MAX_GRAPH_DEPTH = 32
 MAX_NODES = 5_000_000
 MAX_ELEMENTS = 1 << 40
+MAX_EXTERNAL_ENTRIES = 1_000_000
 ELEM_SIZE = {1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8, 14: 8, 15: 16, 16: 2,
              17: 1, 18: 1, 19: 1, 20: 1, 21: 1, 22: 1, 23: 1, 24: 1, 25: 1}
 DEVICE = re.compile(r"^(/dev/|/proc/|/sys/|\\\\[.?]\\|//[.?]/)|^(con|prn|aux|nul|com\d|lpt\d)(\.|$)", re.I)
@@ -118,6 +139,8 @@ class _State:
     python: list[tuple[str, str, str]] = field(default_factory=list)
     bad_paths: list[tuple[str, str]] = field(default_factory=list)  # (tensor, location)
     bad_tensors: list[tuple[str, str]] = field(default_factory=list)
+    # (tensor, location, offset, length or None, bytes the shape needs or None), locations that stay inside
+    ext_entries: list[tuple[str, str, int, int | None, int | None]] = field(default_factory=list)
     opsets: dict[str, int] = field(default_factory=dict)
 
 
@@ -298,9 +321,19 @@ class _Walker:
                 why = bad_location(loc)
                 if why:
                     self.s.bad_paths.append((name, f"{loc!r}: {why}"))
+            nums: dict[str, int] = {}
             for key, val in entries:
-                if key in ("offset", "length") and not val.isdigit():
-                    self.s.bad_tensors.append((name, f"external data {key} {val!r} is not a non-negative integer"))
+                if key in ("offset", "length"):
+                    if not val.isdigit() or len(val) > 20:
+                        self.s.bad_tensors.append((name, f"external data {key} {val!r} is not a non-negative integer"))
+                    else:
+                        nums[key] = int(val)
+            need = count * size if size is not None else None
+            if need is not None and "length" in nums and nums["length"] < need:
+                self.s.bad_tensors.append((name, f"external data length {nums['length']} is shorter than the "
+                                                 f"{need} bytes the shape needs"))
+            if loc is not None and not bad_location(loc) and len(self.s.ext_entries) < MAX_EXTERNAL_ENTRIES:
+                self.s.ext_entries.append((name, loc, nums.get("offset", 0), nums.get("length"), need))
 
 
 class _Limit(Exception):
@@ -328,6 +361,78 @@ def bad_location(loc: str) -> str | None:
     return None
 
 
+def resolve_external(base: str, loc: str) -> tuple[str | None, int | None]:
+    """Follow ``loc`` (already checked by :func:`bad_location`) from the model folder ``base`` one
+    component at a time, never following a link: (why it leaves the folder or is not a regular
+    file, None) / (None, size) / (None, None) when it does not exist."""
+    cur = base
+    parts = [p for p in loc.split("/") if p not in ("", ".")]
+    for i, part in enumerate(parts):
+        cur = os.path.join(cur, part)
+        try:
+            st = os.lstat(cur)
+        except (FileNotFoundError, NotADirectoryError):
+            return None, None
+        except OSError as e:
+            return f"cannot be examined ({e.strerror})", None
+        if stat.S_ISLNK(st.st_mode):
+            return f"goes through the symbolic link {'/'.join(parts[: i + 1])!r} (may lead out of the folder)", None
+        last = i == len(parts) - 1
+        if not last and not stat.S_ISDIR(st.st_mode):
+            return None, None
+        if last:
+            if stat.S_ISDIR(st.st_mode):
+                return "is a directory", None
+            if not stat.S_ISREG(st.st_mode):
+                return "is a device, FIFO or socket", None
+            return None, st.st_size
+    return "names the model folder itself", None
+
+
+def check_external_files(entries: list[tuple[str, str, int, int | None, int | None]], ctx: ScanContext) -> None:
+    """The files the loader opens beside the model: each must be a regular file inside the model
+    folder (no link on the way) that holds every range the model names."""
+    if not entries:
+        return
+    by_loc: dict[str, list[tuple[str, int, int | None, int | None]]] = {}
+    for tname, loc, off, length, need in entries:
+        by_loc.setdefault(loc, []).append((tname, off, length, need))
+    if ctx.fs_path is None or ctx.members:
+        ctx.unsupported(R_EXTERNAL_UNCHECKED, f"the model reads {len(by_loc)} external data file(s) "
+                        f"({', '.join(sorted(by_loc)[:5])}) and is not a file on disk here: they were not checked",
+                        details={"locations": sorted(by_loc)[:100]})
+        return
+    base = os.path.dirname(ctx.fs_path)
+    checked: list[str] = []
+    for loc, items in sorted(by_loc.items()):
+        ctx.check_time()
+        why, size = resolve_external(base, loc)
+        tname = items[0][0]
+        if why is not None:
+            ctx.issue(R_EXTERNAL_PATH, f"tensor {tname!r}: external data location {loc!r} {why}",
+                      details={"tensor": tname, "location": loc, "tensors": len(items)})
+            continue
+        if size is None:
+            ctx.unsupported(R_EXTERNAL_UNCHECKED, f"tensor {tname!r}: external data file {loc!r} does not exist "
+                            "beside the model", details={"tensor": tname, "location": loc, "tensors": len(items)})
+            continue
+        checked.append(loc)
+        short = 0
+        first = ""
+        for tn, off, length, need in items:
+            want = length if length is not None else (need or 0)
+            if off + want > size:
+                short += 1
+                first = first or f"tensor {tn!r} needs bytes [{off}, {off + want})"
+        if short:
+            ctx.issue(R_EXTERNAL_RANGE, f"external data file {loc!r} has {size} bytes; {first}"
+                      + (f" (and {short - 1} more)" if short > 1 else ""),
+                      details={"location": loc, "size": size, "tensors_out_of_range": short})
+    if checked:
+        siblings = ctx.details.setdefault("reads_siblings", [])  # the verdict depends on these files
+        siblings.extend(x for x in checked[:100] if x not in siblings)
+
+
 def analyze_onnx(blob: Blob, ctx: ScanContext) -> None:
     with blob.open() as f:
         r = Reader(f, blob.size)
@@ -349,6 +454,9 @@ def analyze_onnx(blob: Blob, ctx: ScanContext) -> None:
                   details={"tensor": tname, "location": why})
     for tname, why in s.bad_tensors[:50]:
         ctx.issue(R_TENSOR, f"tensor {tname!r}: {why}", details={"tensor": tname})
+    if len(s.ext_entries) >= MAX_EXTERNAL_ENTRIES:
+        ctx.limit(f"more than {MAX_EXTERNAL_ENTRIES} external-data tensors: the files of the rest were not checked")
+    check_external_files(s.ext_entries, ctx)
     for dom, op, name in s.python[:50]:
         ctx.issue(R_PYTHON_OP, f"node {name!r}: {dom or 'ai.onnx'}::{op} calls Python",
                   details={"domain": dom, "op_type": op, "node": name})

@@ -144,6 +144,36 @@ MODEL_FORMAT_HANDLERS: dict[str, Handler] = {
 }
 
 
+# What headerless raw weights can sniff as by chance (random float bytes that start like a pickle
+# opcode, a zlib header, a msgpack map, ...). Formats with a real magic (zip, gzip, GGUF, HDF5,
+# safetensors, ONNX, executables, ...) are analysed as what they are, wherever they sit.
+SIDECAR_KINDS = frozenset({"binary", "pickle", "lzma", "zlib", "image", "flax-msgpack", "tf-checkpoint-data"})
+
+
+def sidecar_of(blob: Blob, ctx: ScanContext, kind: str) -> bool:
+    """A top-level file that a model beside it reads as raw tensor bytes (``sidecars.py``): judged as
+    tensor storage (only a pickle that would import or call is reported) and covered. True when
+    handled. Bytes that really are what they sniff as (a whole zlib/lzma stream, a msgpack document
+    that walks to its end) are still analysed as that too: naming a file as weights never hides
+    what another loader would find in it."""
+    from mlgate.gates.model_scan import analyze
+    from mlgate.gates.model_scan.formats import sidecars
+    from mlgate.gates.model_scan.pickle_analysis import analyze_pickle_file
+
+    owner = sidecars.paired_model(ctx)
+    if owner is None:
+        return False
+    ctx.details["weights_of"] = owner
+    ctx.details.setdefault("reads_siblings", []).append(owner)  # the verdict depends on that file
+    if kind in ("zlib", "lzma"):
+        sidecars.compressed_reading(blob, ctx, kind, analyze.analyze_blob)
+    elif kind == "flax-msgpack":
+        sidecars.msgpack_reading(blob, ctx)
+    if not analyze_pickle_file(blob, ctx, nested_cb=analyze._nested(ctx), storage=True):
+        ctx.covered("external-weights", f"{blob.size} raw tensor bytes read by {owner}")
+    return True
+
+
 def zip_hook(blob: Blob, ctx: ScanContext) -> bool:
     """Zip layouts analysed here instead of the generic zip walk: TorchScript archives, torch.export
     programs. Returns True when handled."""

@@ -5,10 +5,12 @@ programs and TorchServe ``.mar`` archives.
   1 (ndarray: ``[shape, dtype name, bytes]``), 2 (native complex) and 3 (numpy scalar) into arrays;
   any other extension type is handed to whatever ``ext_hook`` the loader has (deny by default), and an
   ndarray whose dtype is ``object`` would need pickling. The whole stream is walked, bounded.
-* **OpenVINO IR** (``.xml`` + ``.bin``): every ``<layer>`` must come from a standard ``opsetN``;
-  another ``version`` names an extension (a native library the runtime loads). DOCTYPE/ENTITY
-  declarations are refused (entity expansion). The ``.bin`` weights have no header: unsupported,
-  as before.
+* **OpenVINO IR** (``.xml`` + ``.bin``): every ``<layer>`` must be an operation of its standard
+  ``opsetN`` (``openvino_opsets.py``, generated from the real library); another ``version``, or a
+  type the opset does not have, names an extension (a native library the runtime loads). DOCTYPE/ENTITY
+  declarations are refused by the expat handlers (entity expansion, external entities), whatever
+  the encoding. The ``.bin`` weights beside the ``.xml`` must be a regular file holding every
+  ``<data offset size>`` range; the ``.bin`` itself is raw weights (see ``sidecars.py``).
 * **ExecuTorch** ``.pte``: flatbuffer; not validated yet -> ``incomplete`` with a reason.
 * **TorchServe** ``.mar``: the handler and any ``.py`` in the archive are code; they are reported by the
   code-file rule (custom code, blocking) with their SHA-256 so an exception can name the reviewed digest.
@@ -19,13 +21,15 @@ from __future__ import annotations
 import hashlib
 import re
 import struct
-import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from xml.parsers import expat
 
 from mlgate.gates.model_scan.blob import Blob
 from mlgate.gates.model_scan.context import ScanContext
+from mlgate.gates.model_scan.formats.openvino_opsets import OPENVINO_VERSION, OPSETS
 from mlgate.gates.model_scan.formats.protowire import Reader, WireError
 from mlgate.gates.model_scan.rules import rule
-from mlgate.model import Severity
+from mlgate.model import FindingKind, Severity
 
 R_MSGPACK_EXT = rule(
     "MLG-SERVE-MSGPACK-EXT",
@@ -59,11 +63,29 @@ R_OPENVINO_MALFORMED = rule(
     "IR files have no DOCTYPE or entities; an XML that declares them or does not parse is refused.",
     cwe=("CWE-776", "CWE-20"),
 )
+R_OPENVINO_WEIGHTS = rule(
+    "MLG-SERVE-OPENVINO-WEIGHTS",
+    "OpenVINO IR weights file is a link, not a regular file, or shorter than the IR needs",
+    Severity.HIGH,
+    "read_model opens <stem>.bin beside the .xml and reads every <data offset size> range from it. Ship a regular "
+    "weights file written with the IR.",
+    ("https://docs.openvino.ai/2024/documentation/openvino-ir-format.html",),
+    cwe=("CWE-59", "CWE-125"),
+)
+R_OPENVINO_WEIGHTS_UNCHECKED = rule(
+    "MLG-SERVE-OPENVINO-WEIGHTS-UNCHECKED",
+    "OpenVINO IR weights file could not be checked",
+    Severity.MEDIUM,
+    "The IR reads weights from a .bin that is missing here (or the IR is inside an archive). Scan the IR with its "
+    "weights file.",
+    kind=FindingKind.UNSUPPORTED,
+)
 
 FLAX_EXT = {1: "ndarray", 2: "native complex", 3: "numpy scalar"}
 MAX_ITEMS = 50_000_000
 MAX_DEPTH = 256
-OPSET = re.compile(r"^opset\d+$|^ie_internal_opset$|^internal$")
+ROOT_AFTER_DOCTYPE = re.compile(rb"^<!DOCTYPE\s+([A-Za-z_][\w.:-]*)")
+NET_ELEMENT = re.compile(rb"<net[\s/>]")
 
 
 def looks_like_executorch(head: bytes) -> bool:
@@ -87,11 +109,24 @@ def looks_like_flax_msgpack(head: bytes, size: int) -> bool:
 
 
 def looks_like_openvino_xml(head: bytes) -> bool:
-    text = head[:1024].lstrip(b"\xef\xbb\xbf \t\r\n")
-    if text.startswith(b"<?xml"):
-        end = text.find(b"?>")
-        text = text[end + 2 :].lstrip() if end > 0 else text
-    return text.startswith(b"<net ") or text.startswith(b"<net>")
+    """An XML document whose root element is ``<net>``. The prolog (declaration, processing
+    instructions, comments, a DOCTYPE with its internal subset) is skipped, so an IR that declares
+    entities is still recognised (and then refused by the analyser), never passed as text."""
+    text = head[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
+    for _ in range(64):
+        if text.startswith(b"<?"):
+            end = text.find(b"?>")
+        elif text.startswith(b"<!--"):
+            end = text.find(b"-->")
+        elif text.startswith(b"<!DOCTYPE"):
+            m = ROOT_AFTER_DOCTYPE.search(text)  # the declared root, or a <net> element after it
+            return (m is not None and m.group(1) == b"net") or NET_ELEMENT.search(text) is not None
+        else:
+            break
+        if end < 0:
+            return False
+        text = text[end + 2 :].lstrip(b">").lstrip()
+    return text.startswith((b"<net ", b"<net>", b"<net/", b"<net\t", b"<net\n", b"<net\r"))
 
 
 class _MsgpackWalker:
@@ -227,31 +262,136 @@ def analyze_flax_msgpack(blob: Blob, ctx: ScanContext) -> None:
     ctx.covered("flax-msgpack", f"{w.items} values, {w.arrays} arrays")
 
 
-def analyze_openvino_xml(blob: Blob, ctx: ScanContext) -> None:
-    if blob.size > ctx.config.limits.max_json_bytes:
-        ctx.limit(f"OpenVINO XML of {blob.size} bytes is over the limit")
-        return
+@dataclass
+class OpenVinoIR:
+    root: str
+    layers: list[dict[str, str]] = field(default_factory=list)  # layer attributes
+    data: list[tuple[str, int, int]] = field(default_factory=list)  # (layer id, offset, size) of <data>
+
+
+class _Refused(Exception):
+    pass
+
+
+def parse_openvino_xml(blob: Blob, max_bytes: int) -> tuple[OpenVinoIR | None, str | None]:
+    """Parse an IR with expat, refusing any DOCTYPE, entity declaration or external entity (in any
+    encoding: the handlers see the parsed declarations, not bytes). Returns (ir, None) or (None, why)."""
+    if blob.size > max_bytes:
+        return None, f"{blob.size} bytes is over the {max_bytes}-byte limit"
     with blob.open() as f:
-        raw = f.read()
-    if b"<!DOCTYPE" in raw or b"<!ENTITY" in raw:
-        ctx.issue(R_OPENVINO_MALFORMED, "XML declares a DOCTYPE or entities")
-        return
+        raw = f.read(max_bytes + 1)
+    ir = OpenVinoIR(root="")
+    stack: list[str] = []
+    layer: list[dict[str, str]] = []
+
+    def refuse(*_a: object) -> None:
+        raise _Refused("XML declares a DOCTYPE or entities")
+
+    def start(name: str, attrs: dict[str, str]) -> None:
+        if not stack:
+            ir.root = name
+        stack.append(name)
+        if name == "layer":  # anywhere (TensorIterator/Loop bodies nest <layers>): judge every one
+            layer.append(attrs)
+            ir.layers.append(attrs)
+        elif name == "data" and layer and stack[-2] == "layer" and "offset" in attrs and "size" in attrs:
+            try:
+                off, size = int(attrs["offset"]), int(attrs["size"])
+            except ValueError:
+                off, size = -1, -1
+            ir.data.append((layer[-1].get("id", "?"), off, size))
+
+    def end(name: str) -> None:
+        stack.pop()
+        if name == "layer" and layer:
+            layer.pop()
+
+    p = expat.ParserCreate()
+    p.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    p.StartDoctypeDeclHandler = refuse
+    p.EntityDeclHandler = refuse
+    p.UnparsedEntityDeclHandler = refuse
+    p.ExternalEntityRefHandler = refuse  # type: ignore[assignment]
+    p.StartElementHandler = start
+    p.EndElementHandler = end
     try:
-        root = ET.fromstring(raw)  # noqa: S314 - no DOCTYPE/ENTITY (checked above)
-    except ET.ParseError as e:
-        ctx.issue(R_OPENVINO_MALFORMED, f"XML does not parse: {e}")
+        p.Parse(raw, True)
+    except _Refused as e:
+        return None, str(e)
+    except (expat.ExpatError, ValueError, RecursionError) as e:
+        return None, f"XML does not parse: {e}"
+    if ir.root != "net":
+        return None, f"root element is <{ir.root}>, not <net>"
+    return ir, None
+
+
+_OPSETS_LOWER = {k: frozenset(t.lower() for t in v) for k, v in OPSETS.items()}
+
+
+def _standard_op(version: str, typ: str) -> bool:
+    """What the IR reader creates from its own opsets (case-insensitively, like create_insensitive);
+    anything else comes from an extension. Internal opsets are not typed here (name only)."""
+    known = _OPSETS_LOWER.get(version)
+    if known is not None:
+        return typ.lower() in known
+    return version in ("ie_internal_opset", "internal")
+
+
+def analyze_openvino_xml(blob: Blob, ctx: ScanContext) -> None:
+    ir, why = parse_openvino_xml(blob, ctx.config.limits.max_json_bytes)
+    if ir is None:
+        if why and "over the" in why:
+            ctx.limit(f"OpenVINO XML: {why}")
+        else:
+            ctx.issue(R_OPENVINO_MALFORMED, why or "XML does not parse")
         return
-    ext: dict[str, int] = {}
-    layers = 0
-    for layer in root.iter("layer"):
-        layers += 1
-        ver = layer.get("version", "")
-        if not OPSET.match(ver):
-            key = f"{ver or '(no version)'}::{layer.get('type', '?')}"
-            ext[key] = ext.get(key, 0) + 1
-    for key, n in sorted(ext.items())[:100]:
-        ctx.issue(R_OPENVINO_EXT, f"{n} layer(s) {key}", details={"layer": key, "count": n})
-    ctx.covered("openvino-ir", f"{layers} layers")
+    ext: dict[tuple[str, str], int] = {}
+    for attrs in ir.layers:
+        ver, typ = attrs.get("version", ""), attrs.get("type", "")
+        if _standard_op(ver, typ):
+            continue
+        ext[(ver, typ)] = ext.get((ver, typ), 0) + 1
+    for (ver, typ), n in sorted(ext.items())[:100]:
+        key = f"{ver or '(no version)'}::{typ or '?'}"
+        why = (f"{typ!r} is not an operation of {ver} (OpenVINO {OPENVINO_VERSION}): an extension registered "
+               "under a standard opset name" if ver in _OPSETS_LOWER else "not a standard opset")
+        ctx.issue(R_OPENVINO_EXT, f"{n} layer(s) {key}: {why}", details={"layer": key, "count": n})
+    bad = [(lid, off, size) for lid, off, size in ir.data if off < 0 or size < 0]
+    for lid, off, size in bad[:20]:
+        ctx.issue(R_OPENVINO_MALFORMED, f"layer {lid!r}: <data offset={off} size={size}> is not a byte range")
+    _check_weights(ir, ctx)
+    ctx.covered("openvino-ir", f"{len(ir.layers)} layers, {len(ir.data)} weight ranges")
+
+
+def _check_weights(ir: OpenVinoIR, ctx: ScanContext) -> None:
+    """``Core.read_model(xml)`` opens ``<stem>.bin`` beside it: a regular file (no link) that holds
+    every ``<data offset size>`` range."""
+    need = max((off + size for _, off, size in ir.data if off >= 0 and size >= 0), default=0)
+    if not need:
+        return
+    if ctx.fs_path is None or ctx.members:
+        ctx.unsupported(R_OPENVINO_WEIGHTS_UNCHECKED, f"the IR reads {need} bytes of weights from its .bin and is "
+                        "not a file on disk here: the weights file was not checked")
+        return
+    import os
+    import stat as st_
+
+    stem = os.path.splitext(ctx.fs_path)[0]
+    bin_path = stem + ".bin"
+    name = os.path.basename(bin_path)
+    try:
+        st = os.lstat(bin_path)
+    except OSError:
+        ctx.unsupported(R_OPENVINO_WEIGHTS_UNCHECKED, f"weights file {name!r} does not exist beside the IR "
+                        f"(the IR reads {need} bytes from it)")
+        return
+    if st_.S_ISLNK(st.st_mode) or not st_.S_ISREG(st.st_mode):
+        ctx.issue(R_OPENVINO_WEIGHTS, f"weights file {name!r} is a link or not a regular file", details={"bin": name})
+        return
+    if st.st_size < need:
+        ctx.issue(R_OPENVINO_WEIGHTS, f"weights file {name!r} has {st.st_size} bytes; the IR reads up to byte {need}",
+                  details={"bin": name, "size": st.st_size, "needed": need})
+    ctx.details.setdefault("reads_siblings", []).append(name)
 
 
 def digest_of(blob: Blob) -> str:
