@@ -236,7 +236,10 @@ def run_cases(workdir: Path, info: Any, flows: Any, echo: Callable[[str], None] 
         from mlflow.tracking import MlflowClient
 
         copy = need_clean()
-        v2 = str(flows.publish(clean, str(copy))["version"])  # a second, clean and signed version
+        # Different bytes from v1 (publish adopts a verified version of identical bytes): a second,
+        # clean and signed version, so the tampering below never touches the one in production.
+        (copy / "RELEASE.txt").write_text("second release of the merged model\n")
+        v2 = str(flows.publish(clean, str(copy))["version"])
         run.tampered_version = v2
         tamper_gguf_in_registry(info, v2, copy)
         try:
