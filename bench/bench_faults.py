@@ -24,8 +24,6 @@ import argparse
 import contextlib
 import dataclasses
 import os
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -42,6 +40,7 @@ sys.path.insert(0, str(REPO / "src"))
 
 from tests.faults.conftest import HANG_SECONDS, MLFLOW_CLIENT_ENV  # noqa: E402
 from tests.faults.fault_proxy import FaultProxy, Rule  # noqa: E402
+from tests.faults.harness import TmpfsUnavailable, fill, mlflow_server, small_tmpfs  # noqa: E402
 from tests.faults.lifecycle_helpers import (  # noqa: E402
     context,
     make_setup,
@@ -87,25 +86,6 @@ def attempt(fn: Callable[[], Any]) -> tuple[str, str, Any]:
         return "UNTYPED", f"{type(e).__name__}: {e}", None
 
 
-@contextlib.contextmanager
-def mlflow_server(work: Path) -> Iterator[str]:
-    from mlgate.integrations.servers import LOOPBACK, free_port, start
-
-    work.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    exe = shutil.which("mlflow", path=str(Path(sys.executable).parent)) or "mlflow"
-    url = f"http://{LOOPBACK}:{port}"
-    argv = [exe, "server", "--host", LOOPBACK, "--port", str(port), "--workers", "1",
-            "--backend-store-uri", f"sqlite:///{work / 'mlflow.db'}",
-            "--serve-artifacts", "--artifacts-destination", str(work / "artifacts"),
-            "--allowed-hosts", f"{LOOPBACK}:{port},localhost:{port}"]
-    server = start("mlflow", argv, url, url + "/health", log_path=work / "mlflow-server.log", cwd=work,
-                   env={"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true", "MLFLOW_TRACKING_URI": ""},
-                   timeout=300)
-    try:
-        yield url
-    finally:
-        server.stop()
 
 
 def fresh(rule: Rule) -> Rule:
@@ -245,29 +225,18 @@ def deploy_rows(upstream: str, work: Path) -> list[Row]:
 
 @contextlib.contextmanager
 def small_disk(work: Path) -> Iterator[Path | None]:
-    mnt = work / f"small-{uuid.uuid4().hex[:6]}"
-    mnt.mkdir(parents=True)
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", str(mnt)],
-                                           capture_output=True).returncode != 0:
+    try:
+        disk = small_tmpfs(work / f"small-{uuid.uuid4().hex[:6]}")
+        mnt = disk.__enter__()
+    except TmpfsUnavailable:
         yield None
         return
     try:
         yield mnt
     finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
+        disk.__exit__(None, None, None)
 
 
-def fill(folder: Path) -> Path:
-    filler = folder / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        while True:
-            os.write(fd, b"\0" * 4096)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-    return filler
 
 
 def queue_rows(work: Path) -> list[Row]:

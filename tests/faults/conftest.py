@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +9,7 @@ from typing import Any
 
 import pytest
 from tests.faults.fault_proxy import FaultProxy
+from tests.faults.harness import TmpfsUnavailable, mlflow_server, small_tmpfs
 
 
 @pytest.fixture
@@ -72,27 +71,9 @@ HANG_SECONDS = 8.0  # longer than the client's read time-out above
 @pytest.fixture(scope="session")
 def mlflow_upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real mlflow server on 127.0.0.1 (stopped by this fixture); yields its URL."""
-    import shutil
-    import sys
-    from pathlib import Path
-
-    from mlgate.integrations.servers import LOOPBACK, free_port, start
-
-    work = tmp_path_factory.mktemp("mlflow-faults")
-    port = free_port()
-    exe = shutil.which("mlflow", path=str(Path(sys.executable).parent)) or "mlflow"
-    url = f"http://{LOOPBACK}:{port}"
-    argv = [exe, "server", "--host", LOOPBACK, "--port", str(port), "--workers", "1",
-            "--backend-store-uri", f"sqlite:///{work / 'mlflow.db'}",
-            "--serve-artifacts", "--artifacts-destination", str(work / "artifacts"),
-            "--allowed-hosts", f"{LOOPBACK}:{port},localhost:{port}"]
-    server = start("mlflow", argv, url, url + "/health", log_path=work / "mlflow-server.log", cwd=work,
-                   env={"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true", "MLFLOW_TRACKING_URI": ""},
-                   timeout=180)
-    try:
+    with mlflow_server(tmp_path_factory.mktemp("mlflow-faults"), timeout=180) as url:
         yield url
-    finally:
-        server.stop()
+
 
 
 @pytest.fixture
@@ -120,15 +101,12 @@ def direct_mlflow(mlflow_upstream: str) -> Any:
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A real 1 MiB file system (tmpfs) mounted here and unmounted afterwards (root only; skipped
     otherwise, saying why)."""
-    mnt = tmp_path / "small"
-    mnt.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs needs root")
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", str(mnt)],
-                       capture_output=True, text=True, check=False)
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
+    try:
+        disk = small_tmpfs(tmp_path / "small")
+        mnt = disk.__enter__()
+    except TmpfsUnavailable as e:
+        pytest.skip(str(e))
     try:
         yield mnt
     finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
+        disk.__exit__(None, None, None)

@@ -19,6 +19,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
+from tests.faults.harness import fill
 from tests.hooks.hooks_helpers import SECRET, body_of, payload, signed_headers
 
 from mlgate.hooks.queue import EventQueue, NewEvent, QueueError
@@ -76,18 +77,6 @@ def test_cli_on_a_corrupt_queue_exits_2_with_one_line(tmp_path: Path) -> None:
 
 
 
-def _fill(folder: Path) -> Path:
-    """Take every free block of the file system holding ``folder``."""
-    filler = folder / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        while True:
-            os.write(fd, b"\0" * 4096)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-    return filler
 
 
 def test_receiver_on_a_full_disk_answers_503_and_keeps_what_it_had(small_disk: Path) -> None:
@@ -100,7 +89,7 @@ def test_receiver_on_a_full_disk_answers_503_and_keeps_what_it_had(small_disk: P
         h1 = signed_headers(first)
         assert client.post(URL, content=first, headers=h1).status_code == 202
         queue._conn().execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        filler = _fill(small_disk)
+        filler = fill(small_disk)
         accepted = 0
         refused = []
         for i in range(40):  # until the WAL needs a block the disk does not have
@@ -130,7 +119,7 @@ def test_worker_completion_on_a_full_disk_is_not_acknowledged(small_disk: Path) 
     ev = queue.claim("w1", lease_s=30)
     assert ev is not None
     queue._conn().execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    filler = _fill(small_disk)
+    filler = fill(small_disk)
     with pytest.raises(QueueError, match="full") as ei:  # the emptied WAL needs new blocks
         queue.complete(ev, {"action": "verified", "pad": "y" * 20000})
     _one_line(ei.value)
