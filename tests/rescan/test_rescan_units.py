@@ -474,15 +474,17 @@ def test_metrics_file_argument_beats_environment_beats_policy(tmp_path: Path, mo
     assert load_settings(cfg, metrics_file=tmp_path / "arg.prom").metrics_file == tmp_path / "arg.prom"
 
 
+def _one_version_summary(model: str) -> RescanSummary:
+    now = dt.datetime(2026, 12, 1, 3, 0, tzinfo=dt.UTC)
+    return RescanSummary(started_at=now, finished_at=now, tracking_uri="x", policy_name="p", policy_digest="sha256:1",
+                         versions=(VersionResult(name=model, version="1", outcome=Outcome.QUARANTINED),),
+                         buckets=(BucketResult(bucket="b", verdict=Verdict.PASS),))
+
+
 def test_the_flow_writes_the_metrics_file_and_a_write_failure_changes_no_verdict(tmp_path: Path) -> None:
     from mlgate.orchestration.flows import write_metrics
-    from mlgate.rescan.summary import BucketResult, RescanSummary, VersionResult
 
-    now = dt.datetime(2026, 12, 1, 3, 0, tzinfo=dt.UTC)
-    summary = RescanSummary(started_at=now, finished_at=now, tracking_uri="x", policy_name="p",
-                            policy_digest="sha256:1",
-                            versions=(VersionResult(name="m", version="1", outcome=Outcome.QUARANTINED),),
-                            buckets=(BucketResult(bucket="b", verdict=Verdict.PASS),))
+    summary = _one_version_summary("m")
     base = dict(tracking_uri="http://unused", policy_path=tmp_path / "p.yaml", public_key=tmp_path / "k.pub",
                 work_dir=tmp_path / "work")
     write_metrics(RescanSettings(**base), summary)  # no file set: nothing written, no error
@@ -496,13 +498,9 @@ def test_the_flow_writes_the_metrics_file_and_a_write_failure_changes_no_verdict
 
 
 def test_html_is_a_rescan_format(tmp_path: Path) -> None:
-    from mlgate.rescan.summary import FORMATS, BucketResult, RescanSummary, VersionResult, render_summary
+    from mlgate.rescan.summary import FORMATS
 
-    now = dt.datetime(2026, 12, 1, 3, 0, tzinfo=dt.UTC)
-    summary = RescanSummary(started_at=now, finished_at=now, tracking_uri="x", policy_name="p",
-                            policy_digest="sha256:1",
-                            versions=(VersionResult(name="m<script>", version="1", outcome=Outcome.QUARANTINED),),
-                            buckets=(BucketResult(bucket="b", verdict=Verdict.PASS),))
+    summary = _one_version_summary("m<script>")
     assert "html" in FORMATS
     page = render_summary(summary, "html")
     assert page.lstrip().lower().startswith("<!doctype html")

@@ -88,6 +88,12 @@ def prepare(workdir: Path, info: Any) -> dict[str, Path]:
                                                  "uri": f"s3://{DATA_BUCKET}/iris-poisoned/train.csv"}}},
         "insecure-bucket": {"buckets": [DATA_BUCKET, ARTIFACT_BUCKET, "mlgate-insecure"]},
     }
+    return write_pipeline_variants(workdir, base, variants)
+
+
+def write_pipeline_variants(workdir: Path, base: dict[str, Any], variants: dict[str, dict[str, Any]]) -> dict[str, Path]:
+    """One pipeline config per case under ``workdir/pipelines``: the base with the case's top-level
+    keys replaced."""
     out = {}
     (workdir / "pipelines").mkdir(parents=True, exist_ok=True)
     for name, override in variants.items():

@@ -30,9 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from mlgate._dev.demo import STACK_POLICY, CaseResult, _upload_tree
+from mlgate._dev.demo import STACK_POLICY, CaseResult, _upload_tree, write_pipeline_variants
 from mlgate.errors import GateFailed, MlgateError
 
 MODEL_NAME = "tiny-llm"
@@ -106,13 +104,7 @@ def prepare(workdir: Path, info: Any, *, steps: int = 4) -> dict[str, Path]:
         variants[case] = {"base_models": {"base": f"s3://{DATA_BUCKET}/base-models/tiny-llama-{case}"}}
     variants["dataset-secret"] = {"datasets": {"instructions": {
         "uri": f"s3://{DATA_BUCKET}/llm-leak/instructions.jsonl", "suite": suite}}}
-    out = {}
-    (workdir / "pipelines").mkdir(parents=True, exist_ok=True)
-    for name, override in variants.items():
-        p = workdir / "pipelines" / f"{name}.yaml"
-        p.write_text(yaml.safe_dump({**clean, **override}, sort_keys=False))
-        out[name] = p
-    return out
+    return write_pipeline_variants(workdir, clean, variants)
 
 
 def _artifact_key(info: Any, version: str, rel: str) -> str:
