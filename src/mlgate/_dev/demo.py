@@ -41,15 +41,14 @@ def _upload_tree(s3: Any, folder: Path, bucket: str, prefix: str) -> None:
 
 def prepare(workdir: Path, info: Any) -> dict[str, Path]:
     """Data, base models, an insecure bucket, keys and one pipeline config per case."""
-    import boto3
-
     from mlgate._dev.samples import write_clean_model, write_poisoned_model
     from mlgate._dev.stack.local import ARTIFACT_BUCKET, DATA_BUCKET
     from mlgate.evidence.attestation import generate_keypair
     from mlgate.gates.data_quality.samples import write_iris_like
+    from mlgate.integrations import aws
     from mlgate.policy import packaged_policies_dir
 
-    s3 = boto3.client("s3", endpoint_url=info.s3_endpoint)
+    s3 = aws.client("s3", endpoint_url=info.s3_endpoint)
     inputs = workdir / "inputs"
     write_iris_like(inputs / "iris.csv", rows=300)
     write_iris_like(inputs / "iris-poisoned.csv", rows=300, poison="label")
@@ -105,19 +104,18 @@ def write_pipeline_variants(workdir: Path, base: dict[str, Any], variants: dict[
 
 def tamper_latest_artifact(info: Any, model_name: str) -> str:
     """Change one byte of the registered model's file in the artifact bucket (the attack)."""
-    import boto3
-    from mlflow.tracking import MlflowClient
-
     from mlgate._dev.stack.local import ARTIFACT_BUCKET
+    from mlgate.integrations import aws
+    from mlgate.integrations.mlflow import mlflow_client
 
-    client = MlflowClient(tracking_uri=info.tracking_uri)
+    client = mlflow_client(info.tracking_uri)
     mv = max(client.search_model_versions(f"name='{model_name}'"), key=lambda v: int(v.version))
     if not mv.run_id:
         raise ValueError(f"version {mv.version} has no run")
     run = client.get_run(mv.run_id)
     # mlflow-artifacts:/<exp>/<run>/artifacts -> s3://<bucket>/mlflow/<exp>/<run>/artifacts
     rel = run.info.artifact_uri.split("mlflow-artifacts:/", 1)[1].lstrip("/")
-    s3 = boto3.client("s3", endpoint_url=info.s3_endpoint)
+    s3 = aws.client("s3", endpoint_url=info.s3_endpoint)
     key = f"mlflow/{rel}/model/model.skops"
     body = bytearray(s3.get_object(Bucket=ARTIFACT_BUCKET, Key=key)["Body"].read())
     body[len(body) // 2] ^= 0x01

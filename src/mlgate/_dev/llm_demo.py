@@ -58,14 +58,13 @@ class LlmDemoRun:
 def prepare(workdir: Path, info: Any, *, steps: int = 4) -> dict[str, Path]:
     """Instruction data (clean and leaking), a base model (clean and three poisoned), keys and one
     pipeline config per case, all uploaded to the stack's data bucket."""
-    import boto3
-
     from mlgate._dev.examples import llm_attacks, train_llm
     from mlgate._dev.stack.local import ARTIFACT_BUCKET, DATA_BUCKET
     from mlgate.evidence.attestation import generate_keypair
+    from mlgate.integrations import aws
     from mlgate.policy import packaged_policies_dir
 
-    s3 = boto3.client("s3", endpoint_url=info.s3_endpoint)
+    s3 = aws.client("s3", endpoint_url=info.s3_endpoint)
     inputs = workdir / "inputs"
     for old in (inputs, workdir / "derived"):  # a kept --workdir: made again, never mixed
         shutil.rmtree(old, ignore_errors=True)
@@ -109,9 +108,9 @@ def prepare(workdir: Path, info: Any, *, steps: int = 4) -> dict[str, Path]:
 
 def _artifact_key(info: Any, version: str, rel: str) -> str:
     """The S3 key of file ``rel`` of a registered version (proxied artifact store layout)."""
-    from mlflow.tracking import MlflowClient
+    from mlgate.integrations.mlflow import mlflow_client
 
-    client = MlflowClient(tracking_uri=info.tracking_uri)
+    client = mlflow_client(info.tracking_uri)
     mv = client.get_model_version(MODEL_NAME, version)
     if not mv.run_id:
         raise MlgateError(f"version {version} has no run")
@@ -124,10 +123,9 @@ def _artifact_key(info: Any, version: str, rel: str) -> str:
 def tamper_gguf_in_registry(info: Any, version: str, clean_copy: Path) -> None:
     """The attack after the scan: the registered GGUF is rewritten in the artifact bucket with a
     chat template that reaches Python internals (valid GGUF, other bytes)."""
-    import boto3
-
     from mlgate._dev.examples import llm_attacks, train_llm
     from mlgate._dev.stack.local import ARTIFACT_BUCKET
+    from mlgate.integrations import aws
 
     weights, tok = train_llm.model_folders(clean_copy)
     with tempfile.TemporaryDirectory(prefix="mlgate-tamper-") as tmp:
@@ -136,7 +134,7 @@ def tamper_gguf_in_registry(info: Any, version: str, clean_copy: Path) -> None:
         for src in (weights / "config.json", weights / "model.safetensors", tok / "tokenizer.json"):
             shutil.copy2(src, hf / src.name)
         evil = llm_attacks.tamper_gguf_template(hf, Path(tmp) / "model.gguf")
-        s3 = boto3.client("s3", endpoint_url=info.s3_endpoint)
+        s3 = aws.client("s3", endpoint_url=info.s3_endpoint)
         s3.upload_file(str(evil), ARTIFACT_BUCKET, _artifact_key(info, version, GGUF_IN_MODEL))
 
 
@@ -225,7 +223,7 @@ def run_cases(workdir: Path, info: Any, flows: Any, echo: Callable[[str], None] 
     case("adapter saved as a pickle with a payload", "pre-publish/model-scan", pickled_adapter)
 
     def tampered_gguf() -> str:
-        from mlflow.tracking import MlflowClient
+        from mlgate.integrations.mlflow import mlflow_client
 
         copy = need_clean()
         # Different bytes from v1 (publish adopts a verified version of identical bytes): a second,
@@ -237,7 +235,7 @@ def run_cases(workdir: Path, info: Any, flows: Any, echo: Callable[[str], None] 
         try:
             r = flows.deploy(clean, v2)
         finally:
-            alias = MlflowClient(tracking_uri=info.tracking_uri).get_model_version_by_alias(MODEL_NAME, "production")
+            alias = mlflow_client(info.tracking_uri).get_model_version_by_alias(MODEL_NAME, "production")
             echo(f"        production alias after the attempt: v{alias.version}")
         return json.dumps(r)
 

@@ -153,11 +153,10 @@ def worker(queue_path: Path, tracking_uri: str, runner: str, drain: bool, lease:
 @click.option("--force", is_flag=True, help="Replace an existing secret file.")
 def register(tracking_uri: str, url: str, events: tuple[str, ...], name: str, secret_file: Path, force: bool) -> int:
     """Create the webhook on an MLflow server with a generated secret (written to a file, never shown)."""
-    from mlflow.tracking import MlflowClient
-
     from mlgate.hooks.register import DEFAULT_EVENTS, register_webhook
+    from mlgate.integrations.mlflow import mlflow_client
 
-    reg = register_webhook(MlflowClient(tracking_uri=tracking_uri), url, secret_file,
+    reg = register_webhook(mlflow_client(tracking_uri), url, secret_file,
                            events=list(events) or list(DEFAULT_EVENTS), name=name, overwrite=force)
     click.echo(json.dumps({"webhook_id": reg.webhook_id, "name": reg.name, "url": reg.url, "events": reg.events,
                            "secret_file": str(reg.secret_file)}, indent=2))

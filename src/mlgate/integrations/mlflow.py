@@ -71,12 +71,17 @@ def _uri_of(client: Any) -> str | None:
     return uri if isinstance(uri, str) and uri else None
 
 
+def mlflow_client(tracking_uri: str | None = None, registry_uri: str | None = None) -> Any:
+    """The one place an :class:`mlflow.MlflowClient` is built (tests and layering rely on it)."""
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=tracking_uri, registry_uri=registry_uri)
+
+
 class RegistryClient:
     def __init__(self, tracking_uri: str | None = None, *, client: Any | None = None) -> None:
         if client is None:
-            from mlflow.tracking import MlflowClient
-
-            client = MlflowClient(tracking_uri=tracking_uri)
+            client = mlflow_client(tracking_uri)
         self.raw: Any = client
         self.tracking_uri = tracking_uri or _uri_of(client)
 

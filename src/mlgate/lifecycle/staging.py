@@ -92,12 +92,13 @@ def _copy_local(src: Path, dest: Path) -> None:
 
 
 def _s3_download(uri: str, dest: Path, session: Any | None) -> dict[str, str]:
-    import boto3
     from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+
+    from mlgate.integrations import aws
 
     u = urllib.parse.urlparse(uri)
     bucket, prefix = u.netloc, u.path.lstrip("/")
-    s3 = (session or boto3.session.Session()).client("s3")
+    s3 = (session or aws.session()).client("s3")
     versions: dict[str, str] = {}
     try:
         keys: list[dict[str, Any]] = []
@@ -153,10 +154,10 @@ def _resolve_model_uri(uri: str, tracking_uri: str | None) -> str:
     """``models:/name/version`` or ``models:/name@alias`` -> the version's source. Downloading the
     source gives exactly the registered bytes (a ``models:/`` download adds MLflow's own
     ``registered_model_meta`` file)."""
-    from mlflow.tracking import MlflowClient
+    from mlgate.integrations.mlflow import mlflow_client
 
     rest = uri[len("models:/") :]
-    client = MlflowClient(tracking_uri=tracking_uri)
+    client = mlflow_client(tracking_uri)
     try:
         if "@" in rest:
             name, alias = rest.rsplit("@", 1)

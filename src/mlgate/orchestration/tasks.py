@@ -155,12 +155,11 @@ def make_task_runner(kind: str, max_workers: int, dask_address: str | None = Non
 
 @task(name="mlgate-rescan-select", **SINGLE_OPTS)
 def select_task(settings: RescanSettings) -> list[VersionRef]:
-    from mlflow.tracking import MlflowClient
-
+    from mlgate.integrations.mlflow import mlflow_client
     from mlgate.policy import load_policy
 
     rp = rescan_policy(load_policy(settings.policy_path))
-    refs = select_versions(MlflowClient(tracking_uri=settings.tracking_uri), patterns=rp.models,
+    refs = select_versions(mlflow_client(settings.tracking_uri), patterns=rp.models,
                            exclude=rp.exclude_models, names=settings.models, max_workers=settings.max_workers)
     progress.notify(0, f"checking {len(refs)} version(s)")
     return refs

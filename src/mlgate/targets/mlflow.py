@@ -45,10 +45,10 @@ class MlflowSource(Source):
         """The artifact URI to list: a version's source for ``models:/``, the URI itself otherwise."""
         if not uri.startswith("models:/"):
             return uri
-        from mlflow.tracking import MlflowClient
+        from mlgate.integrations.mlflow import mlflow_client
 
         rest = uri[len("models:/") :].rstrip("/")
-        client = MlflowClient(tracking_uri=self._tracking(), registry_uri=self._tracking())
+        client = mlflow_client(self._tracking(), registry_uri=self._tracking())
         if "@" in rest:
             name, alias = rest.rsplit("@", 1)
             mv = client.get_model_version_by_alias(name, alias)

@@ -55,9 +55,9 @@ class S3Source(Source):
 
     def client(self) -> Any:
         if self._client is None:
-            import boto3
+            from mlgate.integrations import aws
 
-            session = self._session or boto3.session.Session()
+            session = self._session or aws.session()
             self._client = session.client("s3")  # retries: boto3's configuration (AWS_MAX_ATTEMPTS, ...)
         return self._client
 

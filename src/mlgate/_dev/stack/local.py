@@ -74,9 +74,9 @@ class StackInfo:
 def boto3_session() -> Any:
     """A session with the stack's fake credentials. The endpoint comes from AWS_ENDPOINT_URL
     (standard boto3 configuration), as it does against AWS."""
-    import boto3
+    from mlgate.integrations import aws
 
-    return boto3.session.Session(
+    return aws.session(
         aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
         region_name=FAKE_CREDENTIALS["AWS_DEFAULT_REGION"],

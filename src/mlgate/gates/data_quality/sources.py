@@ -250,10 +250,11 @@ class S3Backend:
     @property
     def client(self) -> Any:
         if self._client is None:
-            import boto3
             from botocore.config import Config
 
-            session = self._session or boto3.session.Session()
+            from mlgate.integrations import aws
+
+            session = self._session or aws.session()
             self._client = session.client(
                 "s3", config=Config(retries={"max_attempts": 4, "mode": "standard"}, connect_timeout=10, read_timeout=60)
             )

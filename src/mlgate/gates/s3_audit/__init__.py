@@ -11,7 +11,7 @@ Layout (prowler-style, without its module singletons):
 Python API::
 
     from mlgate.gates.s3_audit import audit_buckets
-    report = audit_buckets(["ml-artifacts"], policy="policies/default.yaml", session=boto3.Session())
+    report = audit_buckets(["ml-artifacts"], policy="policies/default.yaml", session=aws.session())  # mlgate.integrations.aws
 
 Importing this package does not import boto3 (it is imported when a session is needed).
 """

@@ -24,14 +24,16 @@ def default_session(profile: str | None = None, region: str | None = None) -> bo
     """A boto3 session from the standard configuration (environment, ``AWS_PROFILE``,
     ``~/.aws/config``, ``AWS_ENDPOINT_URL``), optionally for one profile/region."""
     try:
-        import boto3
         from botocore.exceptions import ProfileNotFound
+
+        from mlgate.integrations import aws
     except ImportError as e:  # pragma: no cover - boto3 is in the aws extra
         raise MlgateError("the S3 audit needs boto3: pip install 'mlgate[aws]'") from e
     try:
-        return boto3.Session(profile_name=profile, region_name=region)
+        session: boto3.Session = aws.session(profile_name=profile, region_name=region)
     except ProfileNotFound as e:
         raise UsageError(str(e)) from None
+    return session
 
 
 _STACK_HINT = 'for the local stack: eval "$(mlgate stack up)"'
