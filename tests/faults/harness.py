@@ -27,7 +27,8 @@ def mlflow_server(work: Path, timeout: float = 300) -> Iterator[str]:
             "--serve-artifacts", "--artifacts-destination", str(work / "artifacts"),
             "--allowed-hosts", f"{LOOPBACK}:{port},localhost:{port}"]
     server = start("mlflow", argv, url, url + "/health", log_path=work / "mlflow-server.log", cwd=work,
-                   env={"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true", "MLFLOW_TRACKING_URI": ""},
+                   env={"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true", "MLFLOW_TRACKING_URI": "",
+                        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
                    timeout=timeout)
     try:
         yield url

@@ -1,6 +1,6 @@
 """A real ``mlflow server`` process on 127.0.0.1: sqlite backend, artifacts proxied to S3
 (``--artifacts-destination``), hardened flags (allowed hosts, CORS, X-Frame-Options, telemetry
-off). Clients then need no S3 credentials."""
+off, server-side job execution off). Clients then need no S3 credentials."""
 
 from __future__ import annotations
 
@@ -46,6 +46,9 @@ def start_mlflow(
         "MLFLOW_DISABLE_TELEMETRY": "true",
         "DO_NOT_TRACK": "true",
         "MLFLOW_TRACKING_URI": "",
+        # No server-side jobs (the posture gate's mlflow_server_job_execution remediation): no code
+        # runs in the process that holds the registry, and no huey consumers eat a busy machine.
+        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
         **(extra_env or {}),
     }
     return start("mlflow", argv, url, url + "/health", env=env, log_path=workdir / "mlflow-server.log",
