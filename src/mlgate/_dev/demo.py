@@ -173,4 +173,4 @@ def _cases(info: Any, configs: dict[str, Path], flows: Any, results: list[CaseRe
         r = flows.deploy(str(configs["clean"]), version)
         return json.dumps(r)
 
-    case("artifact changed in S3 after publishing", "pre-deploy/manifest", tampered)
+    case("artifact changed in S3 after publishing", "pre-deploy/model-version", tampered)
