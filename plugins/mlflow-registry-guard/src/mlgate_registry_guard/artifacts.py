@@ -70,9 +70,9 @@ class ClientTrackingLookup:
         self.tracking_uri = tracking_uri
 
     def _client(self) -> Any:
-        from mlflow.tracking import MlflowClient
+        from mlgate.integrations.mlflow import mlflow_client
 
-        return MlflowClient(tracking_uri=self.tracking_uri)
+        return mlflow_client(self.tracking_uri)
 
     def logged_model_location(self, model_id: str) -> str:
         return str(self._client().get_logged_model(model_id).artifact_location)
