@@ -295,6 +295,34 @@ def test_renderers() -> None:
         render_summary(s, "xml")
 
 
+def test_sarif_is_a_view_of_the_one_result_model() -> None:
+    """The run is a Report of the one result model (valid against the committed JSON schema); its
+    SARIF is the standard renderer's, followed by the detailed reports of the versions that need
+    attention (never of the clean ones)."""
+    from mlgate.model import PolicyRef, Report
+    from mlgate.report.sarif import render_sarif
+    from mlgate.report.schema import report_schema
+    from mlgate.rescan.summary import reports, to_report
+
+    now = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
+    detail = Report(gate="model-version", checkpoint="rescan", verdict=Verdict.FAIL, policy=PolicyRef(
+        name="p", path="", digest="sha256:" + "0" * 64), started_at=now, finished_at=now)
+    base = _summary(Outcome.CLEAN, Outcome.QUARANTINED, Outcome.STILL_QUARANTINED)
+    s = base.model_copy(update={"versions": (base.versions[0].model_copy(update={"reports": (detail,)}),
+                                             base.versions[1].model_copy(update={"reports": (detail,)}),
+                                             base.versions[2])})
+    r = to_report(s)
+    jsonschema.validate(r.to_json_dict(), report_schema())
+    assert (r.gate, r.verdict) == ("rescan", Verdict.FAIL)
+    assert [(x.subject, x.verdict) for x in r.subjects] == [
+        ("models:/iris/0", Verdict.PASS), ("models:/iris/1", Verdict.FAIL), ("models:/iris/2", Verdict.FAIL)]
+    assert [f.blocking for x in r.subjects for f in x.findings] == [True, False]  # still quarantined: reported only
+    assert reports(s) == [r, detail]  # the clean version's report is not repeated
+    assert json.loads(render_summary(s, "sarif")) == json.loads(render_sarif([r, detail]))
+    levels = {res["ruleId"]: res["level"] for res in json.loads(render_summary(s, "sarif"))["runs"][0]["results"]}
+    assert levels == {"MLG-RESCAN-BYTES": "error", "MLG-RESCAN-STILL-QUARANTINED": "note"}
+
+
 # --- one version against a fake registry --------------------------------------------------------
 
 

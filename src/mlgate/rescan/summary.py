@@ -1,5 +1,6 @@
-"""The rescan result model and its renderers (console, JSON, SARIF, markdown): pure functions of
-one :class:`RescanSummary`."""
+"""The rescan's aggregation and its views (console, JSON, markdown, HTML): pure functions of one
+:class:`RescanSummary`. SARIF goes through the one result model: :func:`to_report` makes the run a
+:class:`~mlgate.model.Report` and the standard SARIF renderer draws it with the versions' own reports."""
 
 from __future__ import annotations
 
@@ -13,11 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mlgate import __version__
 from mlgate.errors import ExitCode
-from mlgate.model import Report, Verdict
+from mlgate.model import Finding, Location, PolicyRef, Report, Severity, SubjectResult, Verdict
 
 SCHEMA_VERSION = "mlgate.rescan/v1"
 FORMATS = ("console", "json", "sarif", "markdown", "html")
-SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
 
 class Outcome(str, Enum):
@@ -47,6 +47,8 @@ CATEGORIES: dict[str, tuple[str, str, str]] = {
                      "Fix the bucket configuration, then `mlgate release` the versions."),
     "error": ("MLG-RESCAN-ERROR", "Version could not be checked", "Check connectivity and permissions; rerun."),
     "pending": ("MLG-RESCAN-PENDING", "Version not checked yet", "Wait for the registry hook, or rerun later."),
+    "still-quarantined": ("MLG-RESCAN-STILL-QUARANTINED", "Version stays quarantined from an earlier run",
+                          "Investigate, then `mlgate release` it or leave it out of service."),
 }
 
 
@@ -253,47 +255,73 @@ def _uri(name: str, version: str) -> str:
     return f"models:/{urllib.parse.quote(name, safe='')}/{urllib.parse.quote(version, safe='')}"
 
 
-def render_sarif(s: RescanSummary) -> dict[str, Any]:
-    rule_ids = list(CATEGORIES)
-    rules = [{"id": CATEGORIES[k][0], "name": k, "shortDescription": {"text": CATEGORIES[k][1]},
-              "help": {"text": CATEGORIES[k][2]}} for k in rule_ids]
-    results: list[dict[str, Any]] = []
+# What each outcome means in the one result model: the subject's verdict, and the severity of
+# its finding (a blocking finding, except for a version left quarantined by an earlier run).
+_OUTCOME_VERDICT = {Outcome.CLEAN: Verdict.PASS, Outcome.UNCHANGED: Verdict.PASS, Outcome.QUARANTINED: Verdict.FAIL,
+                    Outcome.STILL_QUARANTINED: Verdict.FAIL, Outcome.PENDING: Verdict.INCOMPLETE,
+                    Outcome.ERROR: Verdict.ERROR}
+_VERDICT_SEVERITY = {Verdict.FAIL: Severity.HIGH, Verdict.ERROR: Severity.MEDIUM, Verdict.INCOMPLETE: Severity.LOW}
+_EXIT_VERDICT = {ExitCode.PASS: Verdict.PASS, ExitCode.FAIL: Verdict.FAIL, ExitCode.INCOMPLETE: Verdict.INCOMPLETE}
 
-    def add(cat: str, level: str, text: str, uri: str, logical: str, props: dict[str, Any]) -> None:
-        results.append({
-            "ruleId": CATEGORIES[cat][0], "ruleIndex": rule_ids.index(cat), "level": level,
-            "kind": "fail" if level == "error" else "review",
-            "message": {"text": text or CATEGORIES[cat][1]},
-            "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri}},
-                           "logicalLocations": [{"fullyQualifiedName": logical, "kind": "resource"}]}],
-            "properties": props,
-        })
 
-    for v in s.versions:
-        props = {"outcome": v.outcome.value, "aliases": list(v.aliases), "removedAliases": list(v.removed_aliases),
-                 "checkpoint": v.checkpoint, "gates": v.gates}
-        if v.outcome is Outcome.QUARANTINED and v.category in CATEGORIES:
-            add(v.category, "error", f"{v.label} quarantined: {v.reason}", _uri(v.name, v.version), v.label, props)
-        elif v.outcome is Outcome.ERROR:
-            add("error", "warning", f"{v.label}: {v.reason}", _uri(v.name, v.version), v.label, props)
-        elif v.outcome is Outcome.PENDING:
-            add("pending", "note", f"{v.label}: {v.reason}", _uri(v.name, v.version), v.label, props)
-    for b in s.buckets:
-        if b.verdict is not Verdict.PASS:
-            add("bucket-audit", "error" if b.verdict is Verdict.FAIL else "warning",
-                f"bucket {b.bucket}: {b.verdict.value}: {b.reason}", f"s3://{b.bucket}", b.bucket,
-                {"verdict": b.verdict.value})
+def _finding(cat: str, message: str, where: str, *, severity: Severity, blocking: bool,
+             details: dict[str, Any]) -> Finding:
+    rule, title, remediation = CATEGORIES[cat]
+    return Finding(id=rule, title=title, severity=severity, message=message or title, location=Location(path=where),
+                   engine="mlgate-rescan", remediation=remediation, blocking=blocking, details=details)
+
+
+def _version_subject(v: VersionResult) -> SubjectResult:
+    verdict = _OUTCOME_VERDICT[v.outcome]
+    uri = _uri(v.name, v.version)
+    details = {"outcome": v.outcome.value, "aliases": list(v.aliases), "removedAliases": list(v.removed_aliases),
+               "checkpoint": v.checkpoint, "gates": v.gates, "byteCheck": v.byte_check, "scanned": v.scanned}
+    findings: tuple[Finding, ...] = ()
+    if v.outcome is Outcome.QUARANTINED:
+        cat = v.category if v.category in CATEGORIES else "findings"
+        findings = (_finding(cat, f"{v.label} quarantined: {v.reason}", uri, severity=Severity.HIGH, blocking=True,
+                             details=details),)
+    elif v.outcome is Outcome.STILL_QUARANTINED:
+        findings = (_finding("still-quarantined", f"{v.label}: {v.reason}" if v.reason else "", uri,
+                             severity=Severity.INFO, blocking=False, details=details),)
+    elif v.outcome in (Outcome.ERROR, Outcome.PENDING):
+        cat = "error" if v.outcome is Outcome.ERROR else "pending"
+        findings = (_finding(cat, f"{v.label}: {v.reason}", uri, severity=_VERDICT_SEVERITY[verdict],
+                             blocking=True, details=details),)
+    return SubjectResult(subject=uri, kind="model-version", verdict=verdict, reason=v.reason, sha256=v.manifest_sha256,
+                         findings=findings, details=details)
+
+
+def _bucket_subject(b: BucketResult) -> SubjectResult:
+    findings: tuple[Finding, ...] = ()
+    if b.verdict is not Verdict.PASS:
+        findings = (_finding("bucket-audit", f"bucket {b.bucket}: {b.verdict.value}: {b.reason}", f"s3://{b.bucket}",
+                             severity=_VERDICT_SEVERITY[b.verdict], blocking=True,
+                             details={"verdict": b.verdict.value}),)
+    return SubjectResult(subject=f"s3://{b.bucket}", kind="bucket", verdict=b.verdict, reason=b.reason,
+                         findings=findings)
+
+
+def to_report(s: RescanSummary) -> Report:
+    """The rescan as one report of the one result model (gate ``rescan``): a subject per version
+    and per artifact bucket, a finding per outcome that needs attention. Its verdict is the run's
+    exit code (a version quarantined by an earlier run is reported, not counted as this run's failure)."""
     c = s.counts
-    return {
-        "$schema": SARIF_SCHEMA,
-        "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {"name": "mlgate-rescan", "version": __version__, "semanticVersion": __version__,
-                                "informationUri": "https://github.com/mlgate/mlgate", "rules": rules}},
-            "invocations": [{"executionSuccessful": s.exit_code in (ExitCode.PASS, ExitCode.FAIL),
-                             "startTimeUtc": s.started_at.isoformat().replace("+00:00", "Z"),
-                             "endTimeUtc": s.finished_at.isoformat().replace("+00:00", "Z")}],
-            "results": results,
-            "properties": {"counts": c.model_dump(), "policyDigest": s.policy_digest, "scanners": s.scanners},
-        }],
-    }
+    return Report(gate="rescan", checkpoint="rescan", verdict=_EXIT_VERDICT.get(s.exit_code, Verdict.ERROR),
+                  reason=headline(s), policy=PolicyRef(name=s.policy_name, path="", digest=s.policy_digest),
+                  tools={"mlgate": __version__, **s.scanners}, started_at=s.started_at, finished_at=s.finished_at,
+                  subjects=tuple(_version_subject(v) for v in s.versions) + tuple(_bucket_subject(b) for b in s.buckets),
+                  notes=(*s.notes, f"counts: {c.model_dump_json()}"))
+
+
+def reports(s: RescanSummary) -> list[Report]:
+    """The run's report first, then the detailed gate reports of every version needing attention."""
+    return [to_report(s), *(r for v in _bad(s) for r in v.reports)]
+
+
+def render_sarif(s: RescanSummary) -> dict[str, Any]:
+    """SARIF is a view of the one result model: the standard renderer over :func:`reports`."""
+    from mlgate.report.sarif import render_sarif as sarif_of
+
+    doc: dict[str, Any] = json.loads(sarif_of(reports(s)))
+    return doc
