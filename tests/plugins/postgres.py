@@ -17,6 +17,7 @@ import re
 import secrets
 import shutil
 import signal
+import stat
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
@@ -170,6 +171,11 @@ def start_postgres(*, timeout: float = START_TIMEOUT, user: str = "mlgate") -> P
     if bindir is None:
         raise PostgresUnavailable(f"PostgreSQL is not installed (no initdb/pg_ctl/postgres via pg_config --bindir "
                                   f"or /usr/lib/postgresql/*/bin; {APT_HINT})")
+    # initdb runs its steps through sh with "> /dev/null": a /dev/null replaced by a regular file
+    # (a program "atomically" writing to it as root) makes it fail with a puzzling message.
+    if not stat.S_ISCHR(os.stat("/dev/null").st_mode):
+        raise RuntimeError("PostgreSQL: /dev/null is not a character device (something replaced it with a file; "
+                           "restore it: mknod -m 666 /dev/null c 1 3); initdb cannot run")
     run_as: list[str] = []
     owner: pwd.struct_passwd | None = None
     if os.geteuid() == 0:  # postgres refuses root: the cluster belongs to an unprivileged user
