@@ -22,7 +22,9 @@ EXTRAS=${EXTRAS:-all,dev}
 # OS packages the tests and the stack use. Installed only when missing (needs root or sudo).
 #   git: pre-commit and the pre-commit hook test (git repositories in temp folders).
 #   chromium: headless renders of the HTML report and the MLflow version page in the tests.
-APT_PACKAGES=(git chromium)
+#   postgresql: the registry guard's MLflow server on a real PostgreSQL (production's database) in
+#     the tests, which start their own server on 127.0.0.1 (the package's service is not used).
+APT_PACKAGES=(git chromium postgresql)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

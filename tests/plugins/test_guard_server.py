@@ -1,7 +1,8 @@
 """The registry guard inside a real ``mlflow server --registry-store-uri mlgate+sqlite:///...``
 (artifacts proxied to a moto S3). Clients have no plugin: refusals arrive as HTTP 403
 ``PERMISSION_DENIED``, checked once with a bare ``urllib`` client run by the system Python
-(which has no MLflow at all) and otherwise through a plain ``MlflowClient`` over REST."""
+(which has no MLflow at all) and otherwise through a plain ``MlflowClient`` over REST.
+test_guard_postgres.py runs these scenarios against a real PostgreSQL (``mlgate+postgresql``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,11 +46,13 @@ class Stack:
     log: Path
 
 
-@pytest.fixture(scope="module")
-def stack(moto_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+@contextmanager
+def running_stack(moto_server: str, work: Path, *, backend_store_uri: str | None = None,
+                  registry_store_uri: str | None = None, extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
+    """A guarded ``mlflow server`` (artifacts in a fresh moto bucket) with its keys, stopped on exit.
+    The stores default to one sqlite file (``mlgate+sqlite`` for the registry)."""
     from mlgate.stack.mlflow_server import start_mlflow
 
-    work = tmp_path_factory.mktemp("guard-server")
     priv, pub = generate_keypair(work / "keys")
     attacker, _ = generate_keypair(work / "attacker")
     bucket = f"guard-{uuid.uuid4().hex[:8]}"
@@ -58,9 +62,10 @@ def stack(moto_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     s3.create_bucket(Bucket=bucket)
     db = work / "mlflow" / "mlflow.db"
     server = start_mlflow(work / "mlflow", s3_endpoint=moto_server, artifact_bucket=bucket,
-                          registry_store_uri=f"mlgate+sqlite:///{db}",
+                          backend_store_uri=backend_store_uri,
+                          registry_store_uri=registry_store_uri or f"mlgate+sqlite:///{db}",
                           extra_env={"MLGATE_REGISTRY_PUBLIC_KEY": str(pub),
-                                     "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"})
+                                     "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false", **(extra_env or {})})
     settings = HookSettings(tracking_uri=server.url, policy_path=REPO / "policies" / "default.yaml", private_key=priv,
                             public_key=pub, work_dir=work / "hook-work", protected_aliases=frozenset({"production"}),
                             emit_events=False)
@@ -70,6 +75,12 @@ def stack(moto_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
                     s3, bucket, work, settings, work / "mlflow" / "mlflow-server.log")
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def stack(moto_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with running_stack(moto_server, tmp_path_factory.mktemp("guard-server")) as st:
+        yield st
 
 
 def hand_register(st: Stack, name: str, *, seed: int = 0) -> tuple[str, Path]:

@@ -63,8 +63,15 @@ def get_policy(policy_path: Path | None) -> Policy:
 
 
 def write_atomic(path: Path, text: str) -> None:
+    """Write a report file all at once (a temporary file renamed over it). A path that exists and
+    is not a regular file (``-o /dev/null``, a FIFO, ``/dev/stderr``) is written through instead:
+    renaming over it would replace the device itself (as root, /dev/null became a 0600 file)."""
     import tempfile  # only when a report file is written (not on a scan's start-up path)
 
+    if path.exists() and not path.is_file():
+        with path.open("w", encoding="utf-8") as f:
+            f.write(text)
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

@@ -1,4 +1,5 @@
-"""A real ``mlflow server`` process on 127.0.0.1: sqlite backend, artifacts proxied to S3
+"""A real ``mlflow server`` process on 127.0.0.1: sqlite backend (or any ``backend_store_uri``,
+e.g. a test's PostgreSQL), artifacts proxied to S3
 (``--artifacts-destination``), hardened flags (allowed hosts, CORS, X-Frame-Options, telemetry
 off, server-side job execution off). Clients then need no S3 credentials."""
 
@@ -19,6 +20,7 @@ def start_mlflow(
     artifact_bucket: str,
     port: int = 0,
     registry_store_uri: str | None = None,
+    backend_store_uri: str | None = None,
     extra_env: dict[str, str] | None = None,
     timeout: float | None = None,
 ) -> Server:
@@ -30,7 +32,7 @@ def start_mlflow(
     argv = [
         exe, "server",
         "--host", LOOPBACK, "--port", str(port), "--workers", "1",
-        "--backend-store-uri", f"sqlite:///{db}",
+        "--backend-store-uri", backend_store_uri or f"sqlite:///{db}",
         "--artifacts-destination", f"s3://{artifact_bucket}/mlflow",
         "--serve-artifacts",
         "--allowed-hosts", f"{LOOPBACK}:{port},localhost:{port}",

@@ -1,0 +1,36 @@
+"""Report files are written atomically, but devices and pipes are written through, never replaced."""
+
+from __future__ import annotations
+
+import os
+import stat
+import threading
+from pathlib import Path
+
+from mlgate.commands.common import write_atomic
+
+
+def test_regular_file_is_replaced_whole(tmp_path: Path) -> None:
+    out = tmp_path / "sub" / "report.json"
+    write_atomic(out, "one")
+    write_atomic(out, "two")
+    assert out.read_text() == "two"
+    assert [p.name for p in out.parent.iterdir()] == ["report.json"]
+
+
+def test_dev_null_stays_a_device() -> None:
+    write_atomic(Path("/dev/null"), "{}")
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+    assert not [p for p in Path("/dev").glob(".null.*.tmp")]
+
+
+def test_fifo_is_written_through(tmp_path: Path) -> None:
+    fifo = tmp_path / "report.fifo"
+    os.mkfifo(fifo)
+    got: list[str] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_text()), daemon=True)
+    reader.start()
+    write_atomic(fifo, "report")
+    reader.join(10)
+    assert got == ["report"]
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
