@@ -92,8 +92,6 @@ def _copy_local(src: Path, dest: Path) -> None:
 
 
 def _s3_download(uri: str, dest: Path, session: Any | None) -> dict[str, str]:
-    from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
-
     from mlgate.integrations import aws
 
     u = urllib.parse.urlparse(uri)
@@ -125,14 +123,14 @@ def _s3_download(uri: str, dest: Path, session: Any | None) -> dict[str, str]:
                 for chunk in resp["Body"].iter_chunks(4 * 1024 * 1024):
                     f.write(chunk)
             versions[key] = str(resp.get("VersionId") or resp.get("ETag", "")).strip('"')
-    except EndpointConnectionError as e:
-        raise TransientError(f"{uri}: S3 endpoint unreachable: {e}") from e
-    except ClientError as e:
-        code = e.response.get("Error", {}).get("Code", "")
-        if code in ("SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "InternalError"):
-            raise TransientError(f"{uri}: {code}") from e
-        raise StagingError(f"{uri}: {code or e}") from e
-    except BotoCoreError as e:
+    except aws.AWS_ERRORS as e:
+        if aws.connection_problem(e) == "unreachable":
+            raise TransientError(f"{uri}: S3 endpoint unreachable: {e}") from e
+        if aws.is_service_error(e):
+            code = e.response.get("Error", {}).get("Code", "")
+            if code in ("SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "InternalError"):
+                raise TransientError(f"{uri}: {code}") from e
+            raise StagingError(f"{uri}: {code or e}") from e
         raise TransientError(f"{uri}: {e}") from e
     return versions
 

@@ -120,7 +120,7 @@ def _client_error(e: Exception, where: str) -> Exception:
     """One taxonomy (:func:`mlgate.integrations.aws.classify`): throttled -> retry later; a key,
     version or bucket that is gone -> a missing artifact (quarantine); a changed object
     (412) -> missing too; anything else (denied, unsupported, failed) -> an error, never a pass."""
-    from mlgate.integrations.aws import ErrorClass, classify, error_code
+    from mlgate.integrations.aws import ErrorClass, classify, error_code, is_sdk_error
 
     code = error_code(e)
     cls = classify(e)
@@ -134,9 +134,7 @@ def _client_error(e: Exception, where: str) -> Exception:
         return ArtifactProblem("missing-artifact", f"{where}: {code} (the object changed or is gone)")
     if code:
         return MlgateError(f"{where}: {code} ({cls.value})")
-    from botocore.exceptions import BotoCoreError
-
-    if isinstance(e, BotoCoreError):
+    if is_sdk_error(e):
         return MlgateError(f"{where}: {e} ({cls.value})")
     return e
 

@@ -25,9 +25,9 @@ CHUNK = 4 * 1024 * 1024
 
 
 def _explain(uri: str, e: Exception) -> TargetProblem:
-    from botocore.exceptions import ClientError, NoCredentialsError, PartialCredentialsError
+    from mlgate.integrations import aws
 
-    if isinstance(e, ClientError):
+    if aws.is_service_error(e):
         err = e.response.get("Error", {})
         code = str(err.get("Code", "")) or "error"
         msg = str(err.get("Message", "")) or str(e)
@@ -40,7 +40,7 @@ def _explain(uri: str, e: Exception) -> TargetProblem:
             "412": "the object changed after it was listed",
         }.get(code, "")
         return TargetProblem(f"{uri}: {op} {code}: {msg}" + (f" ({hint})" if hint else ""))
-    if isinstance(e, (NoCredentialsError, PartialCredentialsError)):
+    if aws.credentials_problem(e) is not None:
         return TargetProblem(f"{uri}: {type(e).__name__}: no complete AWS credentials "
                              "(set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE)")
     return TargetProblem(f"{uri}: {type(e).__name__}: {e}")

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from mlgate.errors import TransientError
 from mlgate.gates.data_quality.config import INPUT_FORMATS, DataQualityConfig, MemoryLimits
 from mlgate.gates.data_quality.fingerprint import ColumnSchema, FileDigest, Fingerprint
+from mlgate.integrations import aws
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -250,36 +251,28 @@ class S3Backend:
     @property
     def client(self) -> Any:
         if self._client is None:
-            from botocore.config import Config
-
-            from mlgate.integrations import aws
-
             session = self._session or aws.session()
             self._client = session.client(
-                "s3", config=Config(retries={"max_attempts": 4, "mode": "standard"}, connect_timeout=10, read_timeout=60)
+                "s3", config=aws.config(max_attempts=4, retry_mode="standard", connect_timeout=10, read_timeout=60)
             )
         return self._client
 
     def _call(self, what: str, fn: Any, **kw: Any) -> Any:
-        from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, NoCredentialsError
-
         try:
             return fn(**kw)
-        except ClientError as e:
-            code = str(e.response.get("Error", {}).get("Code", ""))
-            if code in _TRANSIENT:
-                raise TransientError(f"{what}: {e}") from e
-            raise
-        except NoCredentialsError as e:
-            raise ReadError(f"{what}: no AWS credentials: {e}") from None
-        except ConnectionError as e:
-            raise TransientError(f"{what}: cannot reach S3: {e}") from e
-        except BotoCoreError as e:
+        except aws.AWS_ERRORS as e:
+            if aws.is_service_error(e):
+                code = str(e.response.get("Error", {}).get("Code", ""))
+                if code in _TRANSIENT:
+                    raise TransientError(f"{what}: {e}") from e
+                raise
+            if aws.credentials_problem(e) == "missing":
+                raise ReadError(f"{what}: no AWS credentials: {e}") from None
+            if aws.connection_problem(e) is not None:
+                raise TransientError(f"{what}: cannot reach S3: {e}") from e
             raise ReadError(f"{what}: {e}") from None
 
     def list(self, uri: str, cfg: DataQualityConfig, input_format: str | None) -> Listing:
-        from botocore.exceptions import ClientError
-
         bucket, key = _split_s3(uri)
         if not bucket:
             return Listing(uri, "missing", None, problems=[
@@ -288,7 +281,7 @@ class S3Backend:
             if key and not key.endswith("/"):
                 try:
                     head = self._call(f"{uri}: HeadObject", self.client.head_object, Bucket=bucket, Key=key)
-                except ClientError as e:
+                except aws.SERVICE_ERRORS as e:
                     if str(e.response.get("Error", {}).get("Code", "")) not in _NOT_FOUND:
                         raise
                 else:
@@ -324,7 +317,7 @@ class S3Backend:
                 listing.problems.append(Problem("DQ-READ-ERROR", "error", uri, f"{uri}: no such object or prefix"))
                 return listing
             return _finish_listing(listing, candidates, cfg, input_format)
-        except ClientError as e:
+        except aws.SERVICE_ERRORS as e:
             err = e.response.get("Error", {})
             return Listing(uri, "missing", None, problems=[Problem(
                 "DQ-READ-ERROR", "error", uri, f"{uri}: {err.get('Code', 'error')}: {err.get('Message', e)}")])
@@ -332,8 +325,6 @@ class S3Backend:
             return Listing(uri, "missing", None, problems=[Problem("DQ-READ-ERROR", "error", uri, str(e))])
 
     def read(self, f: DataFile, max_bytes: int) -> bytearray:
-        from botocore.exceptions import ClientError
-
         if f.size > max_bytes:
             raise _LimitError(f"{f.rel}: {f.size} bytes is more than memory.max_file_bytes ({max_bytes})")
         bucket, key = _split_s3(f.where)
@@ -342,7 +333,7 @@ class S3Backend:
             kw["IfMatch"] = f.etag  # the object read is the object listed
         try:
             resp = self._call(f"{f.where}: GetObject", self.client.get_object, **kw)
-        except ClientError as e:
+        except aws.SERVICE_ERRORS as e:
             err = e.response.get("Error", {})
             code = str(err.get("Code", ""))
             if code in ("PreconditionFailed", "412"):

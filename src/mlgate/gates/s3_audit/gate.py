@@ -23,16 +23,16 @@ GATE_ID = "s3-audit"
 def default_session(profile: str | None = None, region: str | None = None) -> boto3.Session:
     """A boto3 session from the standard configuration (environment, ``AWS_PROFILE``,
     ``~/.aws/config``, ``AWS_ENDPOINT_URL``), optionally for one profile/region."""
-    try:
-        from botocore.exceptions import ProfileNotFound
+    from mlgate.integrations import aws
 
-        from mlgate.integrations import aws
-    except ImportError as e:  # pragma: no cover - boto3 is in the aws extra
-        raise MlgateError("the S3 audit needs boto3: pip install 'mlgate[aws]'") from e
     try:
         session: boto3.Session = aws.session(profile_name=profile, region_name=region)
-    except ProfileNotFound as e:
-        raise UsageError(str(e)) from None
+    except ImportError as e:  # pragma: no cover - boto3 is in the aws extra
+        raise MlgateError("the S3 audit needs boto3: pip install 'mlgate[aws]'") from e
+    except aws.AWS_ERRORS as e:
+        if aws.setup_problem(e) == "no_profile":
+            raise UsageError(str(e)) from None
+        raise
     return session
 
 
@@ -47,25 +47,18 @@ def preflight(session: boto3.Session) -> None:
     """Fail fast, with one line, when the credentials or the S3 endpoint are missing, instead of
     one finding per control that each repeat the same botocore error. Access denied and other
     answers from the service are left to the audit (they are findings about the account)."""
-    from botocore.config import Config
-    from botocore.exceptions import (
-        ConnectTimeoutError,
-        EndpointConnectionError,
-        NoCredentialsError,
-        NoRegionError,
-        PartialCredentialsError,
-        SSLError,
-    )
+    from mlgate.integrations import aws
 
     try:
         creds = session.get_credentials()
-    except PartialCredentialsError as e:
-        have = getattr(e, "kwargs", {}).get("cred_var") or "a credential variable"
-        raise S3AccessError(
-            f"AWS credentials are incomplete ({e.kwargs.get('provider', 'env')} provider is missing {have}): "
-            f"set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE ({_STACK_HINT})"
-        ) from None
     except Exception as e:  # a broken profile, a failing credential process
+        if aws.credentials_problem(e) == "incomplete":
+            kwargs = getattr(e, "kwargs", {})
+            have = kwargs.get("cred_var") or "a credential variable"
+            raise S3AccessError(
+                f"AWS credentials are incomplete ({kwargs.get('provider', 'env')} provider is missing {have}): "
+                f"set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE ({_STACK_HINT})"
+            ) from None
         raise S3AccessError(f"AWS credentials could not be loaded: {type(e).__name__}: {e}") from None
     if creds is None:
         raise S3AccessError(
@@ -73,25 +66,29 @@ def preflight(session: boto3.Session) -> None:
             f"({_STACK_HINT})"
         )
     try:
-        s3 = session.client("s3", config=Config(retries={"max_attempts": 1}, connect_timeout=10, read_timeout=30))
-    except NoRegionError:  # pragma: no cover - s3 has a global default region
-        raise S3AccessError("no AWS region configured: set AWS_REGION or AWS_DEFAULT_REGION") from None
+        s3 = aws.client("s3", session_=session,
+                        config=aws.config(max_attempts=1, connect_timeout=10, read_timeout=30))
+    except aws.AWS_ERRORS as e:
+        if aws.setup_problem(e) == "no_region":  # pragma: no cover - s3 has a global default region
+            raise S3AccessError("no AWS region configured: set AWS_REGION or AWS_DEFAULT_REGION") from None
+        raise
     endpoint = s3.meta.endpoint_url
     try:
         s3.list_buckets(MaxBuckets=1)
-    except (EndpointConnectionError, ConnectTimeoutError) as e:
-        raise S3AccessError(
-            f"cannot reach the S3 endpoint {endpoint}: {e} (set AWS_ENDPOINT_URL for a local or "
-            f"S3-compatible store; {_STACK_HINT})"
-        ) from None
-    except SSLError as e:
-        raise S3AccessError(
-            f"TLS to the S3 endpoint {endpoint} failed: {e} (set AWS_CA_BUNDLE to the endpoint's CA; {_STACK_HINT})"
-        ) from None
-    except NoCredentialsError:  # pragma: no cover - checked above
-        raise S3AccessError(f"no AWS credentials found ({_STACK_HINT})") from None
-    except Exception:  # noqa: S110 - denied, throttled, ...: the audit records these per control
-        pass
+    except Exception as e:  # denied, throttled, ...: the audit records these per control
+        problem = aws.connection_problem(e)
+        if problem in ("unreachable", "timeout"):
+            raise S3AccessError(
+                f"cannot reach the S3 endpoint {endpoint}: {e} (set AWS_ENDPOINT_URL for a local or "
+                f"S3-compatible store; {_STACK_HINT})"
+            ) from None
+        if problem == "tls":
+            raise S3AccessError(
+                f"TLS to the S3 endpoint {endpoint} failed: {e} (set AWS_CA_BUNDLE to the endpoint's CA; "
+                f"{_STACK_HINT})"
+            ) from None
+        if aws.credentials_problem(e) == "missing":  # pragma: no cover - checked above
+            raise S3AccessError(f"no AWS credentials found ({_STACK_HINT})") from None
 
 
 class S3AuditGate(Gate[S3AuditConfig]):
@@ -127,10 +124,9 @@ class S3AuditGate(Gate[S3AuditConfig]):
                 session = default_session()
                 preflight(session)
             inventory = collect_inventory(session, targets, config, progress)
-            import boto3
-            import botocore
+            from mlgate.integrations import aws
 
-            tools = {"boto3": boto3.__version__, "botocore": botocore.__version__}
+            tools = aws.versions()
         run = evaluate_inventory(inventory, config)
         run.tools.update(tools)
         return run

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import BaseModel, ConfigDict, Field
 
 from mlgate.gates.s3_audit.policy_eval import ResourceScope
+from mlgate.integrations import aws
 
 if TYPE_CHECKING:  # pragma: no cover
     import boto3
@@ -288,15 +289,7 @@ _UNSUPPORTED = frozenset({"NotImplemented", "NotImplementedException", "Unsuppor
 
 def classify_error(api: str, exc: BaseException) -> CallError:
     """Turn any exception of one AWS call into a :class:`CallError`."""
-    from botocore.exceptions import (
-        ClientError,
-        ConnectionError,
-        EndpointConnectionError,
-        NoCredentialsError,
-        PartialCredentialsError,
-    )
-
-    if isinstance(exc, ClientError):
+    if aws.is_service_error(exc):
         err = exc.response.get("Error", {}) or {}
         code = str(err.get("Code") or "")
         msg = str(err.get("Message") or "")
@@ -313,10 +306,9 @@ def classify_error(api: str, exc: BaseException) -> CallError:
         else:
             category = "failed"
         return CallError(api=api, code=code or f"HTTP{status}", message=msg, category=category, http_status=status)
-    if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
+    if aws.credentials_problem(exc) is not None:
         return CallError(api=api, code=type(exc).__name__, message=str(exc), category="denied")
-    if isinstance(exc, (EndpointConnectionError, ConnectionError)):
-        return CallError(api=api, code=type(exc).__name__, message=str(exc), category="failed")
+    # a connection failure, a time-out, anything else: failed
     return CallError(api=api, code=type(exc).__name__, message=str(exc), category="failed")
 
 
@@ -359,12 +351,11 @@ class ClientFactory:
 
     def __init__(self, session: boto3.Session, *, max_workers: int = 8, max_attempts: int = 5,
                  default_region: str | None = None) -> None:
-        from botocore.config import Config
-
         self.session = session
         self.default_region = default_region or session.region_name or "us-east-1"
-        self._config = Config(
-            retries={"mode": "standard", "max_attempts": max_attempts},
+        self._config = aws.config(
+            retry_mode="standard",
+            max_attempts=max_attempts,
             max_pool_connections=max(10, max_workers * 2),
             connect_timeout=10,
             read_timeout=30,
