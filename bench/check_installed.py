@@ -1,8 +1,10 @@
 """Works installed: build the wheel, install it into a fresh venv outside the checkout, start the
-local stack from there and run the gated lifecycle with ``mlgate run`` (the installed package only:
-no checkout on sys.path, no MLGATE_HOME, the working folder outside the repository).
+local stack from there, run the gated lifecycle with ``mlgate run`` and scan what it registered as
+``models:/name@alias`` (the installed package only: no checkout on sys.path, no MLGATE_HOME, the
+working folder outside the repository). ``--python`` picks the interpreter of the fresh venv
+(a pyenv minor such as 3.12 or 3.13, or a path; default: the one running this script).
 
-    .venv/bin/python bench/check_installed.py [--keep]
+    .venv/bin/python bench/check_installed.py [--python 3.13] [--keep]
 
 Prints each step with its time and exit code, and the machine; exits 1 if any step misbehaved.
 Too slow for the suite (a ~1 GB venv and a full lifecycle); tests/packaging covers the fast part.
@@ -11,6 +13,7 @@ Too slow for the suite (a ~1 GB venv and a full lifecycle); tests/packaging cove
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import subprocess
 import sys
@@ -21,7 +24,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.packaging.installed import build_wheel, clean_env, install  # noqa: E402
+import yaml  # noqa: E402
+from tests.packaging.installed import build_wheel, clean_env, install, newest_python  # noqa: E402
 
 PREPARE = """
 import sys
@@ -38,7 +42,15 @@ for name, path in prepare(Path(sys.argv[2]), info).items():
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    ap.add_argument("--python", default=None, help="interpreter of the fresh venv: a pyenv minor (3.13) or a path")
     args = ap.parse_args()
+    python: str | Path = sys.executable
+    if args.python:
+        found = newest_python(args.python) if args.python[:1].isdigit() else Path(args.python)
+        if found is None:
+            print(f"no Python {args.python} under ~/.pyenv/versions")
+            return 2
+        python = found
     from _machine import machine  # bench/ is on sys.path when a bench script runs
 
     print(machine())
@@ -54,7 +66,11 @@ def main() -> int:
 
     try:
         wheel = step("build the wheel", lambda: build_wheel(root / "build"))
-        bin_dir = step("fresh venv + pip install wheel[all] -c constraints.txt", lambda: install(wheel, root / "venv"))
+        bin_dir = step("fresh venv + pip install wheel[all] -c constraints.txt",
+                       lambda: install(wheel, root / "venv", python=python))
+        version = subprocess.run([str(bin_dir / "python"), "-c", "import sys; print(sys.version.split()[0])"],
+                                 capture_output=True, text=True, check=True).stdout.strip()
+        print(f"  venv Python {version}")
         work = root / "work"
         work.mkdir()
         env = clean_env(root / "home")
@@ -91,6 +107,19 @@ def main() -> int:
             print(f"  exit {r.returncode} (expected {want}) {'ok' if good else 'UNEXPECTED'}; last line: {last[:200]}")
             if not good:
                 print(r.stdout[-2000:], r.stderr[-3000:])
+        clean_cfg = yaml.safe_load(Path(configs["clean"]).read_text())
+        uri = f"models:/{clean_cfg['model_name']}@{clean_cfg['deploy']['alias']}"
+        r = step(f"mlgate scan {uri}", lambda: run(str(bin_dir / "mlgate"), "scan", "-f", "json", uri,
+                                                   extra=stack_env))
+        try:
+            doc = json.loads(r.stdout)
+        except ValueError:
+            doc = {}
+        good = r.returncode == 0 and doc.get("verdict") == "pass" and bool(doc.get("manifests"))
+        ok &= good
+        print(f"  exit {r.returncode} (expected 0, verdict pass) {'ok' if good else 'UNEXPECTED'}")
+        if not good:
+            print(r.stdout[-2000:], r.stderr[-3000:])
         where = run(str(bin_dir / "python"), "-c", "import mlgate; print(mlgate.__file__)")
         print(f"  mlgate imported from {where.stdout.strip()}")
         ok &= where.stdout.startswith(str(root / "venv"))
