@@ -1,5 +1,5 @@
-"""Prometheus metrics of the long-running parts (prometheus-client, already pulled in by prefect;
-pinned in constraints.txt).
+"""Prometheus metrics of the long-running parts (prometheus-client: declared in the flows extra,
+pulled in by prefect too, pinned in constraints.txt).
 
 * the webhook receiver serves ``/metrics`` (deliveries by outcome, queue depth by status, age of
   the oldest waiting event), read from the SQLite queue at scrape time;
@@ -100,7 +100,12 @@ def serve_worker_metrics(metrics: Metrics, port: int, addr: str = "127.0.0.1") -
 
 
 def write_textfile(registry: CollectorRegistry, path: Path) -> None:
-    """Atomically write ``registry`` in the text format (node-exporter textfile collector)."""
+    """Atomically write ``registry`` in the text format (node-exporter textfile collector). A path
+    that exists and is not a regular file (/dev/null, a FIFO) is written through, never renamed over."""
+    if path.exists() and not path.is_file():
+        with path.open("wb") as out:
+            out.write(generate_latest(registry))
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

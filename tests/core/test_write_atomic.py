@@ -34,3 +34,25 @@ def test_fifo_is_written_through(tmp_path: Path) -> None:
     reader.join(10)
     assert got == ["report"]
     assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
+def test_metrics_textfile_to_a_fifo_is_written_through(tmp_path: Path) -> None:
+    from prometheus_client import CollectorRegistry, Counter
+
+    from mlgate.metrics import write_textfile
+
+    registry = CollectorRegistry()
+    Counter("mlgate_demo", "a counter", registry=registry).inc()
+    fifo = tmp_path / "metrics.fifo"
+    os.mkfifo(fifo)
+    got: list[str] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_text()), daemon=True)
+    reader.start()
+    write_textfile(registry, fifo)
+    reader.join(10)
+    assert "mlgate_demo_total 1.0" in got[0]
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    out = tmp_path / "m.prom"
+    write_textfile(registry, out)
+    assert out.is_file()
+    assert "mlgate_demo_total" in out.read_text()
