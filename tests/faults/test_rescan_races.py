@@ -15,6 +15,7 @@ ends on a quarantined version; a third rescan converges.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -81,27 +82,26 @@ class Ran:
     stderr: str
 
 
-@pytest.fixture(scope="module")
-def reg(moto_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Reg]:
-    """The module's own mlflow server (its versions stored outside the stack's allowed stores
-    would fail the MLflow posture gate of the other fault tests sharing the session's server),
-    a versioned bucket on the session's moto, keys and a pipeline config."""
+@contextlib.contextmanager
+def race_registry(work: Path, moto_url: str) -> Iterator[Reg]:
+    """A real mlflow server of its own (its versions, stored outside the stack's allowed stores,
+    would fail the MLflow posture gate of other tests sharing a server), a versioned bucket on the
+    moto server ``moto_url``, keys and a pipeline config; the environment points boto3 at moto
+    for the duration (shared by the tests below and ``bench/bench_faults.py``)."""
     import boto3
     from mlflow.tracking import MlflowClient
 
     from mlgate.stack.moto import FAKE_CREDENTIALS
 
-    mp = pytest.MonkeyPatch()
-    work = tmp_path_factory.mktemp("rescan-races")
-    try:
-        for k, v in {**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": moto_server, "AWS_DEFAULT_REGION": "us-east-1",
+    with pytest.MonkeyPatch.context() as mp:
+        for k, v in {**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": moto_url, "AWS_DEFAULT_REGION": "us-east-1",
                      "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true",
                      "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}.items():
             mp.setenv(k, v)
         mp.delenv("AWS_PROFILE", raising=False)
         mp.delenv("MLGATE_ARTIFACTS_DESTINATION", raising=False)
         with mlflow_server(work / "mlflow", timeout=180) as tracking_uri:
-            s3 = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1")
+            s3 = boto3.client("s3", endpoint_url=moto_url, region_name="us-east-1")
             bucket = f"races-{uuid.uuid4().hex[:10]}"
             s3.create_bucket(Bucket=bucket)
             s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
@@ -115,11 +115,15 @@ def reg(moto_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             cfg = yaml.safe_load(setup.config.read_text())
             setup.config.write_text(yaml.safe_dump({**cfg, "policy": str(policy)}, sort_keys=False))
             yield Reg(setup, bucket, s3, MlflowClient(tracking_uri=tracking_uri), work)
-    finally:
-        mp.undo()
 
 
-def _model(reg: Reg, n_versions: int, alias_first: bool = True) -> tuple[str, Path, list[str]]:
+@pytest.fixture(scope="module")
+def reg(moto_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Reg]:
+    with race_registry(tmp_path_factory.mktemp("rescan-races"), moto_server) as r:
+        yield r
+
+
+def make_model(reg: Reg, n_versions: int, alias_first: bool = True) -> tuple[str, Path, list[str]]:
     """A registered model with ``n_versions`` versions stored at s3:// sources, each with evidence
     signed as publish signs it (provenance pipeline); the first one holds ``production``."""
     from mlgate._dev.samples import write_clean_model
@@ -158,6 +162,11 @@ def _model(reg: Reg, n_versions: int, alias_first: bool = True) -> tuple[str, Pa
     return name, path, out
 
 
+def tamper_key(name: str, index: int = 0) -> str:
+    """The S3 key of a file of the ``index``-th version of ``name`` (to flip a byte of)."""
+    return f"models/{name}/v{index}/model.safetensors"
+
+
 def _env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
 
@@ -190,7 +199,7 @@ def rescans_at_once(config: Path, name: str, work: Path, n: int = 2) -> list[Ran
     return [_finish(p) for p in procs]
 
 
-def _state_ok(reg: Reg, name: str, version: str) -> bool:
+def state_ok(reg: Reg, name: str, version: str) -> bool:
     from mlgate.evidence.attestation import load_public_key
     from mlgate.registry.verify import envelope_digest
     from mlgate.rescan.state import STATE_TAG, load_state
@@ -204,17 +213,20 @@ def _state_ok(reg: Reg, name: str, version: str) -> bool:
     return state.objects_digest is not None
 
 
-def _alias(client: Any, name: str, alias: str = "production") -> str | None:
+def alias_of(client: Any, name: str, alias: str = "production") -> str | None:
     try:
         return str(client.get_model_version_by_alias(name, alias).version)
     except Exception:
         return None
 
 
-def _assert_quarantined_once(reg: Reg, name: str, version: str, *, recorded: list[str]) -> None:
+def assert_quarantined_once(reg: Reg, name: str, version: str, *, recorded: list[str]) -> None:
     mv = reg.client.get_model_version(name, version)
     assert mv.tags[T.VERDICT] == T.QUARANTINED
-    assert "bytes-changed" in mv.tags[T.QUARANTINE_REASON]
+    # the first quarantine's reason stays the record (a second run that saw the version already
+    # quarantined does not overwrite it with "unverified: ... quarantined: ...")
+    assert mv.tags[T.QUARANTINE_REASON].startswith("rescan [bytes-changed]: "), mv.tags[T.QUARANTINE_REASON]
+    assert "[unverified]" not in mv.tags[T.QUARANTINE_REASON]
     assert mv.tags[T.QUARANTINED_AT]
     assert json.loads(mv.tags[T.QUARANTINED_ALIASES]) == recorded  # recorded once, not lost by the 2nd run
     assert not mv.aliases
@@ -233,104 +245,112 @@ def test_two_rescans_at_once_unchanged_then_with_a_changed_version(reg: Reg) -> 
     """(a) Nothing changed: both pass, both write the signed state of each version (one tag,
     written whole: the last writer's complete state survives) and it stays valid and usable.
     (b) Then one version's bytes change in S3: it ends quarantined once-consistent."""
-    name, cfg, (v1, v2) = _model(reg, 2)
+    name, cfg, (v1, v2) = make_model(reg, 2)
     runs = rescans_at_once(cfg, name, reg.work)
     assert [r.code for r in runs] == [0, 0], [r.stderr[-2000:] for r in runs]
     for r in runs:  # both downloaded, checked and wrote a state (two writers of the same tag)
         assert {v: o[0] for v, o in r.outcomes.items()} == {v1: "clean", v2: "clean"}
-    assert _state_ok(reg, name, v1)
-    assert _state_ok(reg, name, v2)
+    assert state_ok(reg, name, v1)
+    assert state_ok(reg, name, v2)
     # The surviving state is complete and usable: the next run only lists.
     third = rescan(cfg, name)
     assert third.code == 0
     assert {v: o[:2] for v, o in third.outcomes.items()} == {v1: ["unchanged", "listing"],
                                                              v2: ["unchanged", "listing"]}
-    assert _alias(reg.client, name) == v1
+    assert alias_of(reg.client, name) == v1
     assert all(reg.client.get_model_version(name, v).tags[T.VERDICT] == "pass" for v in (v1, v2))
 
     # (b) v1's bytes change in S3, then two rescans at once.
-    flip_byte(reg.s3, reg.bucket, f"models/{name}/v0/model.safetensors")
+    flip_byte(reg.s3, reg.bucket, tamper_key(name))
     runs = rescans_at_once(cfg, name, reg.work)
-    # A run that read v1 before the other's quarantine checks it and quarantines it again
-    # (idempotent): exit 1. A run that read it after sees it still quarantined: exit 0. At least
-    # one run found it; nothing else changes.
+    # The run whose quarantine finds v1 not yet quarantined reports it quarantined (exit 1); a run
+    # that finds it already quarantined, when it reads the registry or when it goes to quarantine
+    # it, reports it still quarantined (exit 0) and leaves the first record alone. Both exit 1 only
+    # if both read it before either wrote the verdict (both found the change on their own).
     assert sorted(r.code for r in runs) in ([0, 1], [1, 1]), [(r.code, r.outcomes) for r in runs]
     for r in runs:
         assert r.outcomes[v1][0] == ("quarantined" if r.code == 1 else "still-quarantined")
         assert r.outcomes[v2][:2] == ["unchanged", "listing"]
     assert any(r.outcomes[v1][2] == "bytes-changed" for r in runs)
-    _assert_quarantined_once(reg, name, v1, recorded=["production"])
+    assert_quarantined_once(reg, name, v1, recorded=["production"])
     assert reg.client.get_model_version(name, v2).tags[T.VERDICT] == "pass"
-    assert _state_ok(reg, name, v2)
-    assert _alias(reg.client, name) is None  # not re-promoted
+    assert state_ok(reg, name, v2)
+    assert alias_of(reg.client, name) is None  # not re-promoted
     third = rescan(cfg, name)
     assert third.code == 0
     assert third.outcomes[v1][0] == "still-quarantined"
     assert third.outcomes[v2][0] == "unchanged"
-    _assert_quarantined_once(reg, name, v1, recorded=["production"])
+    assert_quarantined_once(reg, name, v1, recorded=["production"])
 
 
 # -- a rescan during a deploy -----------------------------------------------------------------
 
 
-def _deploy(cfg: Path, version: str) -> Any:
+def deploy_version(cfg: Path, version: str) -> Any:
     from mlgate.lifecycle.pipeline import deploy
 
     return deploy(context(Setup(cfg, Path(), "", Path(), Path(), Path())), version)
 
 
-def test_rescan_quarantining_between_deploy_verification_and_alias_move_leaves_no_alias(
-    reg: Reg, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def deploy_with_a_rescan_before_the_alias_move(reg: Reg, name: str, cfg: Path, version: str) -> Any:
+    """Deploy ``version``; once it is verified (and its copy in hand), change its bytes in S3 and
+    run a rescan in another process to its end, then let the deploy go on to the alias move. The
+    rescan's result is attached to what the deploy raised (``.rescan``) or returned."""
+    import mlgate.lifecycle.pipeline as P
+
+    real = P.deploy_to_target
+    seen: list[Ran] = []
+
+    def between(ctx: Any, copy: Any, v: str) -> str:
+        flip_byte(reg.s3, reg.bucket, tamper_key(name))
+        seen.append(rescan(cfg, name))
+        return real(ctx, copy, v)
+
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(P, "deploy_to_target", between)
+        try:
+            result = deploy_version(cfg, version)
+        except MlgateError as e:
+            assert len(seen) == 1, "the deploy failed before it was verified"
+            e.rescan = seen[0]  # type: ignore[attr-defined]
+            raise
+    assert len(seen) == 1
+    result.rescan = seen[0]
+    return result
+
+
+def test_rescan_quarantining_between_deploy_verification_and_alias_move_leaves_no_alias(reg: Reg) -> None:
     """The interleaving forced: the deploy verified v1, then (bytes changed in S3) a rescan in
     another process quarantines v1, then the deploy moves the alias. The deploy must not leave
     the alias on the quarantined version."""
-    import mlgate.lifecycle.pipeline as P
-
-    name, cfg, (v1,) = _model(reg, 1, alias_first=False)
-    paused = threading.Event()
-    seen: list[Ran] = []
-    real = P.deploy_to_target
-
-    def between(ctx: Any, copy: Any, version: str) -> str:
-        paused.set()
-        flip_byte(reg.s3, reg.bucket, f"models/{name}/v0/model.safetensors")
-        seen.append(rescan(cfg, name))
-        return real(ctx, copy, version)
-
-    monkeypatch.setattr(P, "deploy_to_target", between)
+    name, cfg, (v1,) = make_model(reg, 1, alias_first=False)
     with pytest.raises(GateFailed, match="quarantined during this deploy") as ei:
-        _deploy(cfg, v1)
-    assert paused.is_set()
+        deploy_with_a_rescan_before_the_alias_move(reg, name, cfg, v1)
     line = one_line(ei.value)
     assert "not left on it" in line
-    (r,) = seen
+    r = ei.value.rescan  # type: ignore[attr-defined]
     assert (r.code, r.outcomes[v1][0], r.outcomes[v1][2]) == (1, "quarantined", "bytes-changed")
-    assert _alias(reg.client, name) is None
+    assert alias_of(reg.client, name) is None
     assert reg.client.get_model_version(name, v1).tags[T.VERDICT] == T.QUARANTINED
     # Re-runs converge: the deploy is blocked at verification, the rescan leaves it quarantined.
-    monkeypatch.setattr(P, "deploy_to_target", real)
     with pytest.raises(GateFailed, match="model-version blocked") as ei2:
-        _deploy(cfg, v1)
+        deploy_version(cfg, v1)
     one_line(ei2.value)
-    assert _alias(reg.client, name) is None
+    assert alias_of(reg.client, name) is None
     again = rescan(cfg, name)
     assert (again.code, again.outcomes[v1][0]) == (0, "still-quarantined")
 
 
-@pytest.mark.parametrize("tampered", [False, True], ids=["clean", "bytes-changed-before"])
-def test_a_deploy_and_a_rescan_at_once_end_consistent(reg: Reg, tampered: bool) -> None:
-    """Free race (no pause): the alias ends on the version only if it verifies, else nowhere."""
-    name, cfg, (v1,) = _model(reg, 1, alias_first=False)
-    if tampered:
-        flip_byte(reg.s3, reg.bucket, f"models/{name}/v0/model.safetensors")
+def deploy_and_rescan_at_once(reg: Reg, name: str, cfg: Path, version: str) -> tuple[Ran, list[MlgateError]]:
+    """A rescan process and a deploy (a thread here) let go together; the rescan's result and
+    what the deploy raised (if anything)."""
     go = reg.work / f"go-{uuid.uuid4().hex[:6]}"
     proc = _start(cfg, name, go)
-    errors: list[BaseException] = []
+    errors: list[MlgateError] = []
 
     def deploy() -> None:
         try:
-            _deploy(cfg, v1)
+            deploy_version(cfg, version)
         except MlgateError as e:
             errors.append(e)
 
@@ -345,6 +365,16 @@ def test_a_deploy_and_a_rescan_at_once_end_consistent(reg: Reg, tampered: bool) 
     r = _finish(proc)
     th.join(timeout=300)
     assert not th.is_alive()
+    return r, errors
+
+
+@pytest.mark.parametrize("tampered", [False, True], ids=["clean", "bytes-changed-before"])
+def test_a_deploy_and_a_rescan_at_once_end_consistent(reg: Reg, tampered: bool) -> None:
+    """Free race (no pause): the alias ends on the version only if it verifies, else nowhere."""
+    name, cfg, (v1,) = make_model(reg, 1, alias_first=False)
+    if tampered:
+        flip_byte(reg.s3, reg.bucket, tamper_key(name))
+    r, errors = deploy_and_rescan_at_once(reg, name, cfg, v1)
     mv = reg.client.get_model_version(name, v1)
     if tampered:
         assert r.code == 1
@@ -352,11 +382,11 @@ def test_a_deploy_and_a_rescan_at_once_end_consistent(reg: Reg, tampered: bool) 
         assert len(errors) == 1
         one_line(errors[0])
         assert mv.tags[T.VERDICT] == T.QUARANTINED
-        assert _alias(reg.client, name) is None
+        assert alias_of(reg.client, name) is None
     else:
         assert (r.code, r.outcomes[v1][0]) == (0, "clean"), r.outcomes
         assert errors == []
-        assert _alias(reg.client, name) == v1
+        assert alias_of(reg.client, name) == v1
         assert mv.tags[T.VERDICT] == "pass"
         assert version_verifies(reg.client, mv, reg.setup.public_key, reg.work)
     # a re-run converges
