@@ -14,7 +14,14 @@ Columns:
 * converged: the re-run after the fault succeeded and left one verified version (publish), the
   alias on the verified version (deploy), or the stored data intact (queue, staging).
 
-Usage: python bench/bench_faults.py [--only publish,deploy,key,queue,staging]
+* races: two rescans at once (nothing changed; one version's bytes changed in S3) and a rescan
+  during a deploy (forced between the deploy's verification and its alias move; free races with a
+  clean and a changed version), on their own mlflow server with the versions' bytes in moto S3
+  (tests/faults/test_rescan_races.py). "wrongly" there: an alias on a version that is quarantined
+  or does not verify; "lost": a signed rescan state no longer valid, recorded aliases or the
+  revocation missing after the quarantine.
+
+Usage: python bench/bench_faults.py [--only publish,deploy,key,queue,staging,races]
 Exit code 1 if any row has wrongly > 0, lost > 0, an untyped outcome or no convergence.
 """
 
@@ -220,6 +227,125 @@ def deploy_rows(upstream: str, work: Path) -> list[Row]:
     return rows
 
 
+# -- races: rescans at once, a rescan during a deploy -----------------------------------------------
+
+
+def _ran_outcome(ran: Any) -> str:
+    return {0: "pass", 1: "blocked", 2: "error"}.get(ran.code, "UNTYPED")
+
+
+def race_rows(work: Path) -> list[Row]:
+    from tests.faults.test_rescan_races import (
+        alias_of,
+        deploy_and_rescan_at_once,
+        deploy_version,
+        deploy_with_a_rescan_before_the_alias_move,
+        make_model,
+        race_registry,
+        rescan,
+        rescans_at_once,
+        state_ok,
+        tamper_key,
+    )
+    from tests.rescan.rescan_helpers import flip_byte
+
+    from mlgate.evidence import tags as T
+    from mlgate.integrations.mlflow import RegistryClient
+    from mlgate.stack.moto import start_moto
+
+    rows: list[Row] = []
+
+    def case(fault: str, step: str, fn: Callable[[Any], Row]) -> None:
+        try:
+            rows.append(fn(reg))
+        except Exception as e:  # an assertion of the helpers (a traceback in a rescan) or a raw error
+            rows.append(Row(fault, step, "UNTYPED", f"{type(e).__name__}: {e}", 0, 0, False, 0))
+
+    def valid_state(r: Any, name: str, v: str) -> bool:
+        try:
+            return state_ok(r, name, v)
+        except AssertionError:
+            return False
+
+    def two_rescans(r: Any) -> Row:
+        name, cfg, (v1, v2) = make_model(r, 2)
+        runs = rescans_at_once(cfg, name, r.work)
+        codes = sorted(x.code for x in runs)
+        outcome = "pass" if codes == [0, 0] else _ran_outcome(runs[-1])
+        wrongly = sum(r.client.get_model_version(name, v).tags.get(T.VERDICT) != "pass" for v in (v1, v2))
+        wrongly += int(alias_of(r.client, name) != v1)
+        lost = sum(not valid_state(r, name, v) for v in (v1, v2))
+        t0 = time.monotonic()
+        third = rescan(cfg, name)
+        took = time.monotonic() - t0
+        ok = third.code == 0 and all(o[:2] == ["unchanged", "listing"] for o in third.outcomes.values())
+        msg = f"exit codes {codes}; both wrote the signed state of both versions; third run only lists"
+        rows.append(Row("two rescans at once, nothing changed", "rescan x2: check, write state", outcome, msg,
+                        wrongly, lost, ok, took))
+        # the same model, now with v1's bytes changed in S3
+        flip_byte(r.s3, r.bucket, tamper_key(name))
+        runs = rescans_at_once(cfg, name, r.work)
+        codes = sorted(x.code for x in runs)
+        mv = r.client.get_model_version(name, v1)
+        tags = dict(mv.tags)
+        wrongly = int(tags.get(T.VERDICT) != T.QUARANTINED) + int(alias_of(r.client, name) is not None)
+        recorded = tags.get(T.QUARANTINED_ALIASES) == '["production"]'
+        revoked = bool(tags.get(T.REVOKED)) and tags.get(T.ATTESTATION_ID) in RegistryClient.wrap(r.client).revoked_ids()
+        lost = int(not recorded) + int(not revoked) + int(not valid_state(r, name, v2))
+        t0 = time.monotonic()
+        third = rescan(cfg, name)
+        took = time.monotonic() - t0
+        ok = third.code == 0 and third.outcomes[v1][0] == "still-quarantined" and third.outcomes[v2][0] == "unchanged"
+        msg = (f"exit codes {codes}; v{v1}: " + ", ".join(x.outcomes[v1][0] for x in runs)
+               + f"; {' '.join(tags.get(T.QUARANTINE_REASON, '').split())}")
+        return Row("two rescans at once, v1 bytes changed in S3", "rescan x2: quarantine", "blocked" if 1 in codes
+                   else "pass", msg, wrongly, lost, ok, took)
+
+    def forced(r: Any) -> Row:
+        name, cfg, (v1,) = make_model(r, 1, alias_first=False)
+        outcome, msg, _ = attempt(lambda: deploy_with_a_rescan_before_the_alias_move(r, name, cfg, v1))
+        wrongly = int(alias_of(r.client, name) is not None)
+        t0 = time.monotonic()
+        o2, _, _ = attempt(lambda: deploy_version(cfg, v1))
+        again = rescan(cfg, name)
+        took = time.monotonic() - t0
+        ok = o2 == "blocked" and again.code == 0 and alias_of(r.client, name) is None
+        return Row("rescan quarantines (bytes changed) between verify and alias move", "deploy: alias move",
+                   outcome, msg, wrongly, 0, ok, took)
+
+    def free(tampered: bool) -> Callable[[Any], Row]:
+        def run(r: Any) -> Row:
+            from tests.faults.lifecycle_helpers import version_verifies
+
+            name, cfg, (v1,) = make_model(r, 1, alias_first=False)
+            if tampered:
+                flip_byte(r.s3, r.bucket, tamper_key(name))
+            ran, errors = deploy_and_rescan_at_once(r, name, cfg, v1)
+            outcome = "blocked" if errors and errors[0].exit_code == 1 else ("error" if errors else "pass")
+            msg = str(errors[0]) if errors else f"rescan exit {ran.code} ({ran.outcomes[v1][0]}); alias moved"
+            now = alias_of(r.client, name)
+            wrongly = int(now is not None and not version_verifies(
+                r.client, r.client.get_model_version(name, now), r.setup.public_key, r.work))
+            t0 = time.monotonic()
+            again = rescan(cfg, name)
+            took = time.monotonic() - t0
+            ok = again.code == 0 and (now is None) == tampered
+            return Row(f"deploy and rescan at once, {'bytes changed before' if tampered else 'clean version'}",
+                       "deploy + rescan", outcome, msg, wrongly, 0, ok, took)
+        return run
+
+    moto = start_moto()
+    try:
+        with race_registry(work / "races", moto.url) as reg:
+            case("two rescans at once", "rescan x2", two_rescans)
+            case("rescan between verify and alias move", "deploy: alias move", forced)
+            case("deploy and rescan at once, clean version", "deploy + rescan", free(False))
+            case("deploy and rescan at once, bytes changed before", "deploy + rescan", free(True))
+    finally:
+        moto.stop()
+    return rows
+
+
 # -- queue and staging (a real tmpfs; root only) --------------------------------------------------
 
 
@@ -310,7 +436,7 @@ def staging_rows(work: Path) -> list[Row]:
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--only", default="key,publish,deploy,queue,staging")
+    ap.add_argument("--only", default="key,publish,deploy,queue,staging,races")
     args = ap.parse_args()
     parts = set(args.only.split(","))
     os.environ.update(MLFLOW_CLIENT_ENV)
@@ -339,6 +465,8 @@ def main() -> int:
             rows += queue_rows(work)
         if "staging" in parts:
             rows += staging_rows(work)
+        if "races" in parts:
+            rows += race_rows(work)
     print()
     print("| fault | step | outcome | one-line message | registered wrongly | data lost | re-run converged | recover s |")
     print("|---|---|---|---|---|---|---|---|")

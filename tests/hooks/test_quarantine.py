@@ -77,6 +77,9 @@ def test_quarantine_marks_revokes_removes_aliases_and_emits(client: MlflowClient
     assert res2.removed_aliases == ["production"]
     assert mv2.aliases == []
     assert mv2.tags[T.QUARANTINED_AT] == first_at
+    assert mv2.tags[T.QUARANTINE_REASON] == "pre-publish verdict fail: model-scan: posix.system"  # the first
+    assert (res2.already, res2.reason) == (True, "pre-publish verdict fail: model-scan: posix.system")
+    assert res.already is False
     assert sorted(json.loads(mv2.tags[T.QUARANTINED_ALIASES])) == ["champion", "production"]
     assert T.parse_revoked(mv2.tags[T.REVOKED]) == T.parse_revoked(mv.tags[T.REVOKED])  # not listed twice
 

@@ -470,12 +470,53 @@ def deploy(ctx: Context, version: str | None = None) -> DeployResult:
             raise GateFailed("pre-deploy", "registry", f"no versions of {name!r} are registered")
         version = str(max(int(v.version) for v in versions))
     with _mlflow_step(uri, f"deploy: verifying version {version}"):
-        copy, outcome, _mv = verify_version(ctx, version)
+        copy, outcome, mv = verify_version(ctx, version)
+    verified = dict(mv.tags or {})
+    _still_verified(ctx, version, verified, verified, moved=False)  # changed while being verified
     location = deploy_to_target(ctx, copy, version)
-    with _mlflow_step(uri, f"deploy: moving alias {cfg.doc.deploy.alias!r} to version {version} "
+    alias = cfg.doc.deploy.alias
+    with _mlflow_step(uri, f"deploy: moving alias {alias!r} to version {version} "
                            f"(target already updated; re-run)"):
-        client.set_registered_model_alias(name, cfg.doc.deploy.alias, version)
-    return DeployResult(outcome, version, cfg.doc.deploy.alias, copy.path, location)
+        client.set_registered_model_alias(name, alias, version)
+    # A rescan (or anyone) may have quarantined the version after it was verified, and removed
+    # the alias, before this move put the alias back. The quarantine writes the verdict before it
+    # reads the aliases to remove, so reading the verdict after the move closes the race: either
+    # this read sees the quarantine, or the quarantine sees (and removes) the moved alias.
+    with _mlflow_step(uri, f"deploy: re-reading version {version} after moving alias {alias!r}"):
+        now = dict(client.get_model_version(name, version).tags or {})
+    _still_verified(ctx, version, verified, now, moved=True)
+    return DeployResult(outcome, version, alias, copy.path, location)
+
+
+def _still_verified(ctx: Context, version: str, verified: dict[str, str], now: dict[str, str], *,
+                    moved: bool) -> None:
+    """Raise GateFailed (one line) if the version's evidence is no longer the one this deploy
+    verified (quarantined, revoked, re-signed); after the alias move, take the alias off it first
+    (only if it still points at this version)."""
+    keys = (T.VERDICT, T.ENVELOPE, T.REVOKED)
+    if T.is_passing(now.get(T.VERDICT)) and all(now.get(k) == verified.get(k) for k in keys):
+        return
+    cfg = ctx.cfg
+    name, alias = cfg.doc.model_name, cfg.doc.deploy.alias
+    why = now.get(T.QUARANTINE_REASON) or f"mlgate.verdict is {now.get(T.VERDICT)!r}"
+    what = "its evidence changed" if T.is_passing(now.get(T.VERDICT)) else f"it was {now.get(T.VERDICT)}"
+    if not moved:
+        raise GateFailed("pre-deploy", "registry", f"version {version} of {name!r}: {what} during this deploy "
+                         f"({' '.join(why.split())[:300]}); nothing was deployed")
+    client = ctx.mlflow_client()
+    with _mlflow_step(cfg.doc.tracking_uri, f"deploy: taking alias {alias!r} off version {version} "
+                                            f"({what} during this deploy)"):
+        try:
+            current = str(client.get_model_version_by_alias(name, alias).version)
+        except Exception as e:
+            if not is_not_found(e):
+                raise
+            current = None
+        if current == version:
+            client.delete_registered_model_alias(name, alias)
+    raise GateFailed("pre-deploy", "registry", f"version {version} of {name!r}: {what} during this deploy "
+                     f"({' '.join(why.split())[:300]}); alias {alias!r} not left on it; the deploy target "
+                     f"still holds the copy verified before that: deploy a verified version")
 
 
 def deploy_to_target(ctx: Context, copy: StagedCopy, version: str) -> str:

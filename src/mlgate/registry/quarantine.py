@@ -6,7 +6,9 @@ the version, and globally when the statement verifies with a trusted key, so tha
 any model can pass with it again), shows the quarantine in the version's description, and emits
 the Prefect event
 ``mlgate.model.quarantined``. It is idempotent: running it again on a quarantined version removes
-any alias set since and keeps the aliases recorded the first time.
+any alias set since and keeps the reason, time and aliases recorded the first time (two rescans
+quarantining the same version at once leave one consistent record; the second one's result says
+``already``).
 
 :func:`release` needs new evidence (the tags returned by ``attach_evidence`` for a fresh scan):
 the old envelope stays revoked, so releasing means re-checking, never just flipping a tag.
@@ -46,6 +48,7 @@ class QuarantineResult:
     recorded_aliases: list[str] = field(default_factory=list)
     revoked: list[str] = field(default_factory=list)
     event_emitted: bool = False
+    already: bool = False  # the version was already quarantined when this call read it
 
 
 def prefect_emitter(event: str, resource: dict[str, str], payload: dict[str, Any]) -> None:
@@ -89,6 +92,7 @@ def quarantine(
     mv = client.get_model_version(name, version)
     tags = dict(mv.tags or {})
     held = list(mv.aliases or [])
+    already = tags.get(T.VERDICT) == T.QUARANTINED
     recorded = list(dict.fromkeys([*T.parse_aliases(tags.get(T.QUARANTINED_ALIASES)), *held]))
     revoked = T.parse_revoked(tags.get(T.REVOKED))
     env = tags.get(T.ENVELOPE)
@@ -100,9 +104,12 @@ def quarantine(
             with contextlib.suppress(VerificationError):
                 global_ids.append(verify_statement(env, public_keys).attestation_id)
     reason = reason.strip()[:MAX_REASON] or "quarantined"
+    if already and tags.get(T.QUARANTINE_REASON):
+        reason = tags[T.QUARANTINE_REASON]  # the first quarantine's reason stays the record
     # The verdict first: whatever reads tags stops trusting the version before anything else.
     client.set_model_version_tag(name, version, T.VERDICT, T.QUARANTINED)
-    client.set_model_version_tag(name, version, T.QUARANTINE_REASON, reason)
+    if not (already and tags.get(T.QUARANTINE_REASON)):
+        client.set_model_version_tag(name, version, T.QUARANTINE_REASON, reason)
     if T.QUARANTINED_AT not in tags:
         client.set_model_version_tag(name, version, T.QUARANTINED_AT, utcnow().isoformat())
     client.set_model_version_tag(name, version, T.QUARANTINED_ALIASES, json.dumps(recorded))
@@ -123,8 +130,9 @@ def quarantine(
             client.delete_registered_model_alias(name, alias)
             removed.append(alias)
     log.warning("quarantined %s v%s (aliases removed: %s): %s", name, version, removed or "none", reason)
-    result = QuarantineResult(name, version, reason, removed, recorded, T.parse_revoked(T.format_revoked(revoked)))
-    if emit_event:
+    result = QuarantineResult(name, version, reason, removed, recorded, T.parse_revoked(T.format_revoked(revoked)),
+                              already=already)
+    if emit_event and (removed or not already):  # nothing new to tell about a version already out
         result.event_emitted = _emit(emitter, QUARANTINE_EVENT, name, version, {
             "reason": reason, "removed_aliases": removed, "recorded_aliases": recorded, "source": mv.source,
         })

@@ -265,6 +265,9 @@ def _check(rt: Runtime, ref: VersionRef, inv: Inventory | None = None) -> Versio
         f = e if isinstance(e, Failed) else Failed(e.category, str(e))
         q = quarantine(rt.client, ref.name, ref.version, f"rescan [{f.category}]: {f.reason}",
                        emit_event=rt.settings.emit_events, emitter=rt.emitter, public_keys=rt.public_keys)
+        if q.already:  # another run (or the registry hook) quarantined it while this one checked it
+            return _result(ref, Outcome.STILL_QUARANTINED, reason=q.reason, removed_aliases=tuple(q.removed_aliases),
+                           event_emitted=q.event_emitted)
         return _result(ref, Outcome.QUARANTINED, category=f.category, reason=f.reason, checkpoint=checkpoint,
                        gates=f.gates, byte_check=f.byte_check, scanned=f.scanned, reports=f.reports,
                        removed_aliases=tuple(q.removed_aliases), event_emitted=q.event_emitted)
